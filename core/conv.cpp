@@ -1,0 +1,141 @@
+// conv2d and max_pool2d: the image ops.
+#include "core/autograd.h"
+#include "core/dispatch.h"
+#include "core/functions.h"
+#include "kernels/conv2d.h"
+#include "kernels/pool2d.h"
+
+namespace kiln {
+
+namespace kc = kernels::cpu;
+
+namespace {
+kernels::Conv2dGeometry conv_geometry(const Tensor& x, const Tensor& w, const Tensor& b,
+                                      const Conv2dOptions& opt) {
+  check_floating("conv2d", x);
+  KILN_CHECK(x.shape().rank() == 4, "conv2d: input must be (N,C,H,W), got ", x.shape());
+  KILN_CHECK(w.shape().rank() == 4, "conv2d: weight must be (K,C,R,S), got ", w.shape());
+  check_same_dtype_device("conv2d", x, w);
+  KILN_CHECK(x.shape()[1] == w.shape()[1], "conv2d: input has ", x.shape()[1],
+             " channels, weight expects ", w.shape()[1], " (input shape ", x.shape(),
+             ", weight shape ", w.shape(), ")");
+  if (b.defined()) {
+    check_same_dtype_device("conv2d", x, b);
+    KILN_CHECK(b.shape() == Shape({w.shape()[0]}), "conv2d: bias ", b.shape(),
+               " does not match weight ", w.shape(), " (expected [", w.shape()[0], "])");
+  }
+  KILN_CHECK(opt.stride_h > 0 && opt.stride_w > 0 && opt.pad_h >= 0 && opt.pad_w >= 0,
+             "conv2d: strides must be positive and padding non-negative");
+  kernels::Conv2dGeometry g{x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3],
+                            w.shape()[0], w.shape()[2], w.shape()[3],
+                            opt.stride_h, opt.stride_w, opt.pad_h, opt.pad_w};
+  KILN_CHECK(g.h + 2 * g.pad_h >= g.r && g.w + 2 * g.pad_w >= g.s, "conv2d: window ", g.r, "x",
+             g.s, " is larger than the padded input ", x.shape(), " (padding ", g.pad_h, ",",
+             g.pad_w, ")");
+  return g;
+}
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& opt) {
+  const kernels::Conv2dGeometry g = conv_geometry(x, w, b, opt);
+  Tensor y = Tensor::empty(Shape{g.n, g.k, g.p(), g.q()}, x.dtype(), x.device());
+  dispatch_cpu(
+      "conv2d", x,
+      [&] {
+        kc::conv2d_forward_onednn(g, x.data<float>(), w.data<float>(),
+                                  b.defined() ? b.data<float>() : nullptr, y.data<float>());
+      },
+      [&](auto t) {
+        using T = decltype(t);
+        kc::conv2d_forward_reference<T>(g, x.data<T>(), w.data<T>(),
+                                        b.defined() ? b.data<T>() : nullptr, y.data<T>());
+      });
+  if (!should_record({&x, &w, &b})) return y;
+
+  // Only what each gradient needs is computed: a frozen layer (w, b without gradients) under an
+  // input that needs none costs no backward work at all, and never reaches here.
+  const bool need_x = x.requires_grad(), need_w = w.requires_grad();
+  const bool has_b = b.defined(), need_b = has_b && b.requires_grad();
+  Tensor sx = need_w || need_b ? x.detach() : Tensor();
+  Tensor sw = need_x ? w.detach() : Tensor();
+  record(y, "conv2d", {x, w, b}, [=](const Tensor& gy) {
+    Tensor gx, gw, gb;
+    if (need_x) gx = Tensor::empty(Shape{g.n, g.c, g.h, g.w}, gy.dtype(), gy.device());
+    if (need_w || need_b) {
+      gw = Tensor::empty(Shape{g.k, g.c, g.r, g.s}, gy.dtype(), gy.device());
+      if (has_b) gb = Tensor::empty(Shape{g.k}, gy.dtype(), gy.device());
+    }
+    dispatch_cpu(
+        "conv2d backward", gy,
+        [&] {
+          if (need_x) kc::conv2d_backward_data_onednn(g, gy.data<float>(), sw.data<float>(),
+                                                      gx.data<float>());
+          if (need_w || need_b) {
+            kc::conv2d_backward_weight_onednn(g, sx.data<float>(),
+                                              gy.data<float>(), gw.data<float>(),
+                                              gb.defined() ? gb.data<float>() : nullptr);
+          }
+        },
+        [&](auto t) {
+          using T = decltype(t);
+          if (need_x) kc::conv2d_backward_data_reference<T>(g, gy.data<T>(), sw.data<T>(),
+                                                            gx.data<T>());
+          if (need_w || need_b) {
+            kc::conv2d_backward_weight_reference<T>(g, sx.data<T>(),
+                                                    gy.data<T>(), gw.data<T>(),
+                                                    gb.defined() ? gb.data<T>() : nullptr);
+          }
+        });
+    return std::vector<Tensor>{gx, need_w ? gw : Tensor(), need_b ? gb : Tensor()};
+  });
+  return y;
+}
+
+Tensor max_pool2d(const Tensor& x, const Pool2dOptions& opt) {
+  check_floating("max_pool2d", x);
+  KILN_CHECK(x.shape().rank() == 4, "max_pool2d: input must be (N,C,H,W), got ", x.shape());
+  KILN_CHECK(opt.kernel_h > 0 && opt.kernel_w > 0 && opt.stride_h > 0 && opt.stride_w > 0,
+             "max_pool2d: window and stride must be positive");
+  KILN_CHECK(opt.pad_h >= 0 && opt.pad_w >= 0 && opt.pad_h < opt.kernel_h &&
+                 opt.pad_w < opt.kernel_w,
+             "max_pool2d: padding must be smaller than the window");
+  const kernels::Pool2dGeometry g{x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3],
+                                  opt.kernel_h, opt.kernel_w, opt.stride_h, opt.stride_w,
+                                  opt.pad_h, opt.pad_w};
+  KILN_CHECK(g.h + 2 * g.pad_h >= g.kh && g.w + 2 * g.pad_w >= g.kw, "max_pool2d: window ", g.kh,
+             "x", g.kw, " is larger than the input ", x.shape());
+  const Shape out_shape{g.n, g.c, g.p(), g.q()};
+  Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
+  Tensor argmax = Tensor::empty(out_shape, DType::Int32, x.device());
+  dispatch_cpu(
+      "max_pool2d", x,
+      [&] {
+        kc::max_pool2d_forward_fast(g, x.data<float>(), y.data<float>(),
+                                    argmax.data<std::int32_t>());
+      },
+      [&](auto t) {
+        using T = decltype(t);
+        kc::max_pool2d_forward_reference<T>(g, x.data<T>(), y.data<T>(),
+                                            argmax.data<std::int32_t>());
+      });
+  if (should_record({&x})) {
+    record(y, "max_pool2d", {x}, [g, argmax](const Tensor& gy) {
+      Tensor gx = Tensor::empty(Shape{g.n, g.c, g.h, g.w}, gy.dtype(), gy.device());
+      dispatch_cpu(
+          "max_pool2d backward", gy,
+          [&] {
+            kc::max_pool2d_backward_fast(g, gy.data<float>(), argmax.data<std::int32_t>(),
+                                         gx.data<float>());
+          },
+          [&](auto t) {
+            using T = decltype(t);
+            kc::max_pool2d_backward_reference<T>(g, gy.data<T>(), argmax.data<std::int32_t>(),
+                                                 gx.data<T>());
+          });
+      return std::vector<Tensor>{gx};
+    });
+  }
+  return y;
+}
+
+}  // namespace kiln

@@ -1,0 +1,40 @@
+// How a differentiable function reaches its kernel: by device, then dtype, then engine.
+// On the CPU, float32 runs the fast engine (oneDNN, BLAS, OpenMP) unless the reference engine is
+// chosen; float64 always runs the reference kernels. A device with no kernel for an op is a loud
+// error naming both, never a silent copy to another device.
+#pragma once
+
+#include "core/tensor.h"
+
+namespace kiln {
+
+enum class CpuEngine { Fast, Reference };
+// Default: Fast, or Reference when the environment sets KILN_CPU_ENGINE=reference.
+CpuEngine cpu_engine();
+void set_cpu_engine(CpuEngine engine);
+
+[[noreturn]] void no_kernel(const char* op, const Tensor& t);
+
+// Runs fast() for float32 on the fast engine; otherwise reference(T{}) with T the element type.
+template <typename Fast, typename Reference>
+void dispatch_cpu(const char* op, const Tensor& like, Fast&& fast, Reference&& reference) {
+  if (like.device() != Device::CPU) no_kernel(op, like);
+  switch (like.dtype()) {
+    case DType::Float32:
+      if (cpu_engine() == CpuEngine::Fast) {
+        fast();
+      } else {
+        reference(float{});
+      }
+      return;
+    case DType::Float64: reference(double{}); return;
+    default: no_kernel(op, like);
+  }
+}
+
+// Shape and dtype checks shared by the ops; messages name the op and the shapes.
+void check_same_shape(const char* op, const Tensor& a, const Tensor& b);
+void check_same_dtype_device(const char* op, const Tensor& a, const Tensor& b);
+void check_floating(const char* op, const Tensor& t);
+
+}  // namespace kiln

@@ -1,0 +1,34 @@
+// Elementwise kernels and reductions over n contiguous elements. Outputs are overwritten unless
+// the name says otherwise (axpy accumulates). In-place use (y == a) is allowed where stated.
+#pragma once
+
+#include <cstdint>
+
+namespace kiln::kernels::cpu {
+
+// y = a + b; y may alias a or b.
+template <typename T> void add_reference(std::int64_t n, const T* a, const T* b, T* y);
+// y = a * b; y may alias a or b.
+template <typename T> void mul_reference(std::int64_t n, const T* a, const T* b, T* y);
+// y = s * a; y may alias a.
+template <typename T> void scale_reference(std::int64_t n, const T* a, T s, T* y);
+// y += alpha * x (accumulates: this is how gradients add up).
+template <typename T> void axpy_reference(std::int64_t n, T alpha, const T* x, T* y);
+// Sum of all elements, accumulated in double whatever T is.
+template <typename T> double sum_reference(std::int64_t n, const T* a);
+// y = max(x, 0); y may alias x.
+template <typename T> void relu_forward_reference(std::int64_t n, const T* x, T* y);
+// gx = gy where y > 0, else 0. NOTE: at x == 0 the gradient is taken as 0 (as PyTorch does).
+template <typename T>
+void relu_backward_reference(std::int64_t n, const T* y, const T* gy, T* gx);
+
+// OpenMP versions for float, same contracts.
+void add_fast(std::int64_t n, const float* a, const float* b, float* y);
+void mul_fast(std::int64_t n, const float* a, const float* b, float* y);
+void scale_fast(std::int64_t n, const float* a, float s, float* y);
+void axpy_fast(std::int64_t n, float alpha, const float* x, float* y);
+double sum_fast(std::int64_t n, const float* a);
+void relu_forward_fast(std::int64_t n, const float* x, float* y);
+void relu_backward_fast(std::int64_t n, const float* y, const float* gy, float* gx);
+
+}  // namespace kiln::kernels::cpu

@@ -1,0 +1,30 @@
+// Softmax cross-entropy from logits (N, K), computed with log-sum-exp so large logits never
+// overflow. Targets are either class indices (N) or probability rows (N, K) (one-hot or soft).
+// The loss is the mean over the batch. Outputs are overwritten.
+#pragma once
+
+#include <cstdint>
+
+namespace kiln::kernels::cpu {
+
+// probs (N,K) = softmax(logits); returns the mean loss. Exactly one of `labels` (N) and
+// `target_probs` (N,K) is non-null. Labels must lie in [0, K) (checked in core/).
+template <typename T>
+double softmax_cross_entropy_forward_reference(std::int64_t n, std::int64_t k, const T* logits,
+                                               const std::int32_t* labels, const T* target_probs,
+                                               T* probs);
+// glogits (N,K) = scale * (probs - target), where scale is the loss's upstream gradient / N.
+template <typename T>
+void softmax_cross_entropy_backward_reference(std::int64_t n, std::int64_t k, const T* probs,
+                                              const std::int32_t* labels, const T* target_probs,
+                                              T scale, T* glogits);
+
+// OpenMP over rows, float only, same contracts.
+double softmax_cross_entropy_forward_fast(std::int64_t n, std::int64_t k, const float* logits,
+                                          const std::int32_t* labels, const float* target_probs,
+                                          float* probs);
+void softmax_cross_entropy_backward_fast(std::int64_t n, std::int64_t k, const float* probs,
+                                         const std::int32_t* labels, const float* target_probs,
+                                         float scale, float* glogits);
+
+}  // namespace kiln::kernels::cpu

@@ -1,0 +1,38 @@
+// Optimiser update kernels: one parameter tensor of n elements per call, updated in place.
+#pragma once
+
+#include <cstdint>
+
+namespace kiln::kernels {
+
+// One Adam step, with the scalars the optimiser derives for step t:
+//   m += (g - m)(1 - beta1); v += (g^2 - v)(1 - beta2);
+//   param -= decay * param;                       (decoupled weight decay, AdamW; 0 for Adam)
+//   param -= step_size * m / (sqrt(v) + eps_hat)
+// Keras: step_size = lr * sqrt(1 - beta2^t) / (1 - beta1^t), eps_hat = eps.
+// PyTorch: the same step_size, eps_hat = eps * sqrt(1 - beta2^t).
+struct AdamScalars {
+  double beta1, beta2, step_size, eps_hat, decay;
+};
+
+// SGD with momentum, PyTorch's form: buf = momentum * buf + g; param -= lr * (nesterov ?
+// g + momentum * buf : buf); param -= decay * param first (decoupled weight decay).
+struct SgdScalars {
+  double lr, momentum, decay;
+  bool nesterov;
+};
+
+namespace cpu {
+template <typename T>
+void adam_update_reference(std::int64_t n, const AdamScalars& s, const T* grad, T* m, T* v,
+                           T* param);
+void adam_update_fast(std::int64_t n, const AdamScalars& s, const float* grad, float* m, float* v,
+                      float* param);
+// buf may be null when momentum == 0.
+template <typename T>
+void sgd_update_reference(std::int64_t n, const SgdScalars& s, const T* grad, T* buf, T* param);
+void sgd_update_fast(std::int64_t n, const SgdScalars& s, const float* grad, float* buf,
+                     float* param);
+}  // namespace cpu
+
+}  // namespace kiln::kernels
