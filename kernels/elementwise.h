@@ -16,7 +16,7 @@ template <typename T> void scale_reference(std::int64_t n, const T* a, T s, T* y
 template <typename T> void axpy_reference(std::int64_t n, T alpha, const T* x, T* y);
 // Sum of all elements, accumulated in double whatever T is.
 template <typename T> double sum_reference(std::int64_t n, const T* a);
-// y = max(x, 0); y may alias x.
+// y = max(x, 0); y may alias x. NaN propagates (relu(NaN) is NaN, so divergence stays visible).
 template <typename T> void relu_forward_reference(std::int64_t n, const T* x, T* y);
 // gx = gy where y > 0, else 0. NOTE: at x == 0 the gradient is taken as 0 (as PyTorch does).
 template <typename T>

@@ -8,7 +8,8 @@
 namespace kiln::kernels::cpu {
 
 // probs (N,K) = softmax(logits); returns the mean loss. Exactly one of `labels` (N) and
-// `target_probs` (N,K) is non-null. Labels must lie in [0, K) (checked in core/).
+// `target_probs` (N,K) is non-null. Labels must lie in [0, K) (checked in core/). An empty
+// batch returns 0.
 template <typename T>
 double softmax_cross_entropy_forward_reference(std::int64_t n, std::int64_t k, const T* logits,
                                                const std::int32_t* labels, const T* target_probs,

@@ -5,6 +5,10 @@
 
 namespace kiln::kernels {
 
+// Contract for both kernels: grad, m, v (or buf) and param are n elements each and never alias.
+// `decay` is the decoupled weight decay already multiplied by the learning rate (lr * wd), as
+// Keras' and PyTorch's AdamW apply it.
+//
 // One Adam step, with the scalars the optimiser derives for step t:
 //   m += (g - m)(1 - beta1); v += (g^2 - v)(1 - beta2);
 //   param -= decay * param;                       (decoupled weight decay, AdamW; 0 for Adam)
@@ -15,8 +19,9 @@ struct AdamScalars {
   double beta1, beta2, step_size, eps_hat, decay;
 };
 
-// SGD with momentum, PyTorch's form: buf = momentum * buf + g; param -= lr * (nesterov ?
-// g + momentum * buf : buf); param -= decay * param first (decoupled weight decay).
+// SGD with momentum in PyTorch's form (no dampening): buf = momentum * buf + g;
+// param -= lr * (nesterov ? g + momentum * buf : buf). Weight decay is DECOUPLED
+// (param -= decay * param first), not PyTorch SGD's coupled L2 term added to g.
 struct SgdScalars {
   double lr, momentum, decay;
   bool nesterov;
