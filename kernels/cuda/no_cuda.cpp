@@ -1,0 +1,40 @@
+// The CUDA entry points for builds without the CUDA backend (KILN_CUDA=OFF or no nvcc): nothing is
+// available, and any attempt to use a device fails loudly with the reason, never silently.
+#include <cstddef>
+#include <cstdint>
+
+#include "core/error.h"
+#include "kernels/cuda_fill.h"
+#include "kernels/device_memory.h"
+
+namespace kiln::kernels::cuda {
+namespace {
+
+constexpr const char* kReason = "Kiln was built without CUDA (KILN_CUDA=OFF or no nvcc)";
+
+[[noreturn]] void fail(const char* what) { KILN_FAIL(what, ": ", kReason); }
+
+}  // namespace
+
+bool available() { return false; }
+
+int device_count() { return 0; }
+
+const char* unavailable_reason() { return kReason; }
+
+void* allocate(std::size_t /*bytes*/) { fail("cuda::allocate"); }
+
+// Nothing can have been allocated, so there is nothing to free; a null pointer is accepted anyway.
+void free(void* /*ptr*/) noexcept {}
+
+void copy_host_to_device(void*, const void*, std::size_t) { fail("cuda::copy_host_to_device"); }
+
+void copy_device_to_host(void*, const void*, std::size_t) { fail("cuda::copy_device_to_host"); }
+
+void copy_device_to_device(void*, const void*, std::size_t) { fail("cuda::copy_device_to_device"); }
+
+void memset_zero(void*, std::size_t) { fail("cuda::memset_zero"); }
+
+void fill_float(float*, std::int64_t, float) { fail("cuda::fill_float"); }
+
+}  // namespace kiln::kernels::cuda
