@@ -1,0 +1,44 @@
+// Optimizer: updates a fixed list of parameters in place from their gradients.
+// A parameter whose gradient is undefined (frozen, or not reached by the last backward) is
+// skipped: its value and its optimiser state stay as they were. The step count is global, as
+// Keras' `iterations`: it advances once per step() whichever parameters were updated.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace kiln {
+
+class Optimizer {
+ public:
+  Optimizer(std::vector<Tensor> params, double learning_rate);
+  virtual ~Optimizer() = default;
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  // One update of every parameter that has a gradient, then step_count() + 1.
+  void step();
+  // Drops every parameter's gradient; the next backward writes fresh ones.
+  void zero_grad();
+
+  double learning_rate() const { return learning_rate_; }
+  void set_learning_rate(double lr);
+  // Steps taken so far; a checkpoint restores it with set_step_count.
+  std::int64_t step_count() const { return step_count_; }
+  void set_step_count(std::int64_t steps);
+  const std::vector<Tensor>& params() const { return params_; }
+
+ protected:
+  // Updates params()[index] from grad (same shape, dtype and device, checked), for step
+  // t = step_count() + 1.
+  virtual void update(std::size_t index, Tensor& param, const Tensor& grad) = 0;
+
+ private:
+  std::vector<Tensor> params_;
+  double learning_rate_;
+  std::int64_t step_count_ = 0;
+};
+
+}  // namespace kiln

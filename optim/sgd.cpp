@@ -1,0 +1,59 @@
+#include "optim/sgd.h"
+
+#include "core/dispatch.h"
+
+namespace kiln {
+
+namespace kk = kernels;
+
+Sgd::Sgd(std::vector<Tensor> params, const SgdOptions& options)
+    : Optimizer(std::move(params), options.lr), options_(options) {
+  KILN_CHECK(options.momentum >= 0 && options.weight_decay >= 0,
+             "Sgd: momentum and weight_decay must be non-negative, got ", options.momentum, " and ",
+             options.weight_decay);
+  KILN_CHECK(!options.nesterov || options.momentum > 0, "Sgd: Nesterov needs momentum > 0");
+  buffers_.resize(this->params().size());
+}
+
+kk::SgdScalars Sgd::scalars() const {
+  kk::SgdScalars s;
+  s.lr = learning_rate();
+  s.momentum = options_.momentum;
+  s.decay = learning_rate() * options_.weight_decay;
+  s.nesterov = options_.nesterov;
+  return s;
+}
+
+void Sgd::set_momentum_buffer(std::size_t i, const Tensor& buffer) {
+  KILN_CHECK(i < params().size(), "Sgd: no parameter ", i, " (", params().size(), " in all)");
+  const Tensor& p = params()[i];
+  KILN_CHECK(!buffer.defined() || (buffer.shape() == p.shape() && buffer.dtype() == p.dtype()),
+             "Sgd: momentum buffer ", buffer.shape(), " does not match parameter ", i, " ",
+             p.shape(), " ", p.dtype());
+  buffers_[i] = buffer.defined() ? buffer.to(p.device()) : Tensor();
+}
+
+void Sgd::update(std::size_t i, Tensor& param, const Tensor& grad) {
+  if (param.device() != Device::CPU) no_kernel("sgd", param);
+  // A zero buffer makes the first step buf = g, as PyTorch's clone of the first gradient does.
+  if (options_.momentum != 0 && !buffers_[i].defined()) {
+    buffers_[i] = Tensor::zeros(param.shape(), param.dtype(), param.device());
+  }
+  Tensor& buf = buffers_[i];
+  KILN_CHECK(!buf.defined() || buf.dtype() == param.dtype(), "Sgd: parameter ", i, " is now ",
+             param.dtype(), " but its momentum buffer is ", buf.dtype());
+  const kk::SgdScalars s = scalars();
+  dispatch_cpu(
+      "sgd", param,
+      [&] {
+        kk::cpu::sgd_update_fast(param.numel(), s, grad.data<float>(),
+                                 buf.defined() ? buf.data<float>() : nullptr, param.data<float>());
+      },
+      [&](auto t) {
+        using T = decltype(t);
+        kk::cpu::sgd_update_reference<T>(param.numel(), s, grad.data<T>(),
+                                         buf.defined() ? buf.data<T>() : nullptr, param.data<T>());
+      });
+}
+
+}  // namespace kiln
