@@ -1,0 +1,53 @@
+// KerasWeights: the contents of a Keras legacy HDF5 weights file (KERAS-FORMATS.md section 1),
+// exactly as stored: channels-last shapes (conv kernels HWIO), values row-major. Binding them to
+// a Kiln model (transposes, the Flatten order) is model_weights.h's job, not this file's.
+//
+// The reader takes every known writer's layout: root `layer_names` (or split `layer_names0`,
+// `layer_names1`, ...), a full-model save's `model_weights` group, and `weight_names` entries in
+// all four styles, each resolved relative to its layer's group. The writer always writes
+// tf.keras 2's layout, which every Keras since reads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "weights/hdf5.h"
+
+namespace kiln {
+
+struct KerasWeight {
+  std::string name;                 // the weight_names entry: "block1_conv1/kernel:0", "kernel"...
+  std::vector<std::int64_t> shape;  // as stored, e.g. (3, 3, 3, 64)
+  std::vector<float> data;          // row-major, product(shape) values
+};
+
+struct KerasLayer {
+  std::string name;
+  std::vector<KerasWeight> weights;  // in weight_names order (Keras: kernel, then bias)
+};
+
+struct KerasWeights {
+  std::vector<KerasLayer> layers;  // in layer_names order, weightless layers included
+  std::string keras_version;       // "" when absent (the official VGG16 files, Keras 1)
+  std::string backend;             // "" when absent
+
+  const KerasLayer* find(const std::string& layer) const;  // null when absent
+};
+
+// Reads a whole file. Every failure is one kiln::Error line that starts with the file's path:
+// missing, not HDF5, truncated, Keras 3's .weights.h5 format (recognised, not read), no
+// layer_names, a listed layer or weight that is not there, non-numeric data.
+KerasWeights read_keras_weights(const std::string& path);
+// The same from an open group that holds `layer_names` or a `model_weights` group.
+KerasWeights read_keras_weights(const H5Group& root);
+
+// Writes tf.keras 2's layout, atomically (write_h5_atomically): root attributes layer_names,
+// backend "tensorflow", keras_version "2.15.0"; one group per layer (weightless ones too) with
+// attribute weight_names; each weight's dataset at <layer>/<entry>, so "dense/kernel:0" lands
+// at /dense/dense/kernel:0 as h5py puts it. Weight names are written as given.
+void write_keras_weights(const std::string& path, const KerasWeights& weights);
+// The same into an open group (a checkpoint adds its own group beside the layers).
+void write_keras_weights(H5Group& root, const KerasWeights& weights);
+
+}  // namespace kiln

@@ -1,0 +1,51 @@
+// Keras weight files <-> a Kiln model. The model's layers are its leaf modules, walked depth-first
+// through containers (nested Sequentials), and match the file's layers BY NAME; a layer's
+// weights match by order (kernel, then bias), as in Keras' own loader, so every naming style
+// of weight_names loads. Layouts are converted on the way:
+//   - Conv2d kernel: file HWIO (R, S, C, K) <-> Kiln OIHW (K, C, R, S);
+//   - Dense kernel: (in, out) in both, except that a Dense after a Flatten of a (C, H, W) map with
+//     H*W > 1 has its rows permuted: Keras flattens NHWC (row (h*W + w)*C + c), Kiln flattens
+//     NCHW (row c*H*W + h*W + w). Dropout and ReLU layers between the two change nothing. A Flatten
+//     whose input_map() is unknown is taken as a 1x1 map (no permutation).
+//   - everything else (biases) as stored.
+// A failed load leaves the model untouched: every weight is checked and converted before any
+// parameter is written.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "layers/module.h"
+#include "weights/keras_weights.h"
+
+namespace kiln {
+
+struct LoadOptions {
+  // Model layers with parameters that the file lacks keep their values (and are reported)
+  // instead of failing the load.
+  bool allow_missing = false;
+  // File layers with weights that the model has no layer for are reported in `unused`; false
+  // makes them an error (a checkpoint must fit its model exactly).
+  bool allow_unused = true;
+};
+
+struct LoadReport {
+  std::vector<std::string> loaded;   // model layers given weights, in model order
+  std::vector<std::string> unused;   // file layers with weights the model has no layer for
+                                     // (fc1, fc2, predictions for a base): reported, not fatal
+  std::vector<std::string> missing;  // model layers with parameters the file lacks
+                                     // (only with allow_missing; otherwise an error)
+};
+
+// Loads a Keras legacy weights file (any layout read_keras_weights takes) into the model.
+LoadReport load_weights(const std::string& path, Module& model, const LoadOptions& options = {});
+// Writes the model in tf.keras 2's layout, atomically; every leaf layer gets a group, weightless
+// ones with an empty weight_names, and weight names "<layer>/kernel:0", "<layer>/bias:0".
+void save_weights(const std::string& path, const Module& model);
+
+// The two halves in memory (checkpoints use them; `source` names the file in errors).
+KerasWeights model_to_keras_weights(const Module& model);
+LoadReport assign_keras_weights(const KerasWeights& weights, Module& model,
+                                const LoadOptions& options, const std::string& source);
+
+}  // namespace kiln
