@@ -30,6 +30,7 @@ void conv2d_backward_weight_reference(const Conv2dGeometry& g, const T* x, const
                                       T* gb);
 
 // The same three on oneDNN (float only). Primitives are created once per geometry and cached.
+// Safe to call from several threads: calls are serialised, and each one uses every core.
 void conv2d_forward_onednn(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
                            float* y);
 void conv2d_backward_data_onednn(const Conv2dGeometry& g, const float* gy, const float* w,

@@ -1,0 +1,283 @@
+// Convolution kernels: the reference against hand arithmetic and against its own adjoint
+// identities (so it is checked independently of any library), then oneDNN against the reference.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <ostream>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "kernels/conv2d.h"
+#include "tests/support/test_data.h"
+
+namespace kiln::kernels::cpu {
+namespace {
+
+using test::kSentinelA;
+using test::kSentinelB;
+using test::random_doubles;
+using test::random_floats;
+
+std::int64_t x_size(const Conv2dGeometry& g) { return g.n * g.c * g.h * g.w; }
+std::int64_t w_size(const Conv2dGeometry& g) { return g.k * g.c * g.r * g.s; }
+std::int64_t y_size(const Conv2dGeometry& g) { return g.n * g.k * g.p() * g.q(); }
+
+template <typename T>
+T dot(const std::vector<T>& a, const std::vector<T>& b) {
+  T sum = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hand-computed cases. x is the 3x3 image 1..9 in row-major order, one channel, batch 1:
+//   1 2 3
+//   4 5 6
+//   7 8 9
+// and the weight is one 2x2 filter of ones, so every output is the sum of the cells its window
+// covers. Exact in float: all values are small integers (plus 0.5).
+
+template <typename T>
+struct ConvKernels {  // one implementation of the three kernels
+  void (*forward)(const Conv2dGeometry&, const T*, const T*, const T*, T*);
+  void (*backward_data)(const Conv2dGeometry&, const T*, const T*, T*);
+  void (*backward_weight)(const Conv2dGeometry&, const T*, const T*, T*, T*);
+};
+
+template <typename T>
+void check_hand_cases(const ConvKernels<T>& kernels) {
+  const std::vector<T> x = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  const std::vector<T> w = {1, 1, 1, 1};
+  {
+    // Stride 1, no padding: 2x2 output, windows at rows/cols {0,1} and {1,2}.
+    //   y = [1+2+4+5, 2+3+5+6; 4+5+7+8, 5+6+8+9] + 0.5 = [12.5, 16.5; 24.5, 28.5]
+    // With gy = [1 0; 0 2], only windows (0,0) and (1,1) send gradient back:
+    //   gx = 1 * (ones on rows 0-1, cols 0-1) + 2 * (ones on rows 1-2, cols 1-2)
+    //      = [1 1 0; 1 3 2; 0 2 2]
+    //   gw[r][s] = 1 * x[r][s] + 2 * x[r+1][s+1] = [1+10, 2+12; 4+16, 5+18] = [11 14; 20 23]
+    //   gb = 1 + 0 + 0 + 2 = 3
+    const Conv2dGeometry g{1, 1, 3, 3, 1, 2, 2};
+    const std::vector<T> b = {0.5}, gy = {1, 0, 0, 2};
+    std::vector<T> y(4, kSentinelA), gx(9, kSentinelA), gw(4, kSentinelA), gb(1, kSentinelA);
+    kernels.forward(g, x.data(), w.data(), b.data(), y.data());
+    kernels.backward_data(g, gy.data(), w.data(), gx.data());
+    kernels.backward_weight(g, x.data(), gy.data(), gw.data(), gb.data());
+    EXPECT_EQ(y, (std::vector<T>{12.5, 16.5, 24.5, 28.5}));
+    EXPECT_EQ(gx, (std::vector<T>{1, 1, 0, 1, 3, 2, 0, 2, 2}));
+    EXPECT_EQ(gw, (std::vector<T>{11, 14, 20, 23}));
+    EXPECT_EQ(gb, (std::vector<T>{3}));
+  }
+  {
+    // Stride 2, padding 1: P = (3 + 2 - 2) / 2 + 1 = 2; windows cover rows/cols {-1,0} and {1,2},
+    // so each input cell lies in exactly one window and row/col -1 is zero padding.
+    //   y = [x00, x01+x02; x10+x20, x11+x12+x21+x22] = [1, 5; 11, 28]
+    // With gy = [1 2; 3 4] each cell gets its one window's gy:
+    //   gx = [1 2 2; 3 4 4; 3 4 4]
+    //   gw[r][s] = sum over p,q of gy[p][q] * x[2p-1+r][2q-1+s] (zero outside the image):
+    //     gw[0][0] = 4*x11 = 20;           gw[0][1] = 3*x10 + 4*x12 = 12 + 24 = 36
+    //     gw[1][0] = 2*x01 + 4*x21 = 4+32; gw[1][1] = 1*x00 + 2*x02 + 3*x20 + 4*x22 = 1+6+21+36
+    //   gb = 1 + 2 + 3 + 4 = 10
+    // Cross-check: <y,gy> = 1+10+33+112 = 156 = <x,gx> = <w,gw> = 20+36+36+64.
+    const Conv2dGeometry g{1, 1, 3, 3, 1, 2, 2, 2, 2, 1, 1};
+    const std::vector<T> gy = {1, 2, 3, 4};
+    std::vector<T> y(4, kSentinelA), gx(9, kSentinelA), gw(4, kSentinelA), gb(1, kSentinelA);
+    kernels.forward(g, x.data(), w.data(), nullptr, y.data());
+    kernels.backward_data(g, gy.data(), w.data(), gx.data());
+    kernels.backward_weight(g, x.data(), gy.data(), gw.data(), gb.data());
+    EXPECT_EQ(y, (std::vector<T>{1, 5, 11, 28}));
+    EXPECT_EQ(gx, (std::vector<T>{1, 2, 2, 3, 4, 4, 3, 4, 4}));
+    EXPECT_EQ(gw, (std::vector<T>{20, 36, 36, 64}));
+    EXPECT_EQ(gb, (std::vector<T>{10}));
+  }
+}
+
+TEST(Conv2dHandComputed, ReferenceFloat) {
+  check_hand_cases<float>({conv2d_forward_reference<float>, conv2d_backward_data_reference<float>,
+                           conv2d_backward_weight_reference<float>});
+}
+
+TEST(Conv2dHandComputed, ReferenceDouble) {
+  check_hand_cases<double>({conv2d_forward_reference<double>,
+                            conv2d_backward_data_reference<double>,
+                            conv2d_backward_weight_reference<double>});
+}
+
+TEST(Conv2dHandComputed, Onednn) {
+  check_hand_cases<float>(
+      {conv2d_forward_onednn, conv2d_backward_data_onednn, conv2d_backward_weight_onednn});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Geometries shared by the randomized tests.
+
+struct ConvCase {
+  const char* name;
+  Conv2dGeometry g;  // {n, c, h, w, k, r, s, stride_h, stride_w, pad_h, pad_w}
+};
+
+void PrintTo(const ConvCase& c, std::ostream* os) { *os << c.name; }  // names in failure messages
+
+const ConvCase kCases[] = {
+    {"Vgg3x3Pad1Batch3", {3, 16, 10, 10, 8, 3, 3, 1, 1, 1, 1}},
+    {"Vgg3x3Pad1Deep", {1, 64, 6, 6, 16, 3, 3, 1, 1, 1, 1}},
+    {"Pointwise1x1OddSize", {1, 8, 7, 5, 12, 1, 1, 1, 1, 0, 0}},
+    {"Window5x5Stride2Pad2Odd", {3, 3, 11, 9, 4, 5, 5, 2, 2, 2, 2}},
+    {"Window3x2Stride2x1Pad1x0", {1, 5, 8, 7, 6, 3, 2, 2, 1, 1, 0}},
+    // P = (12 - 3) / 2 + 1 = 5 reads rows 0..10, so row 11 (and column 9) feed no output:
+    // their gx must still be written, as zero.
+    {"Stride2SkipsLastRowAndColumn", {3, 4, 12, 10, 5, 3, 3, 2, 2, 0, 0}},
+};
+
+// Rounding tolerance for float results of sums of L products computed in different orders: the
+// reference adds sequentially, oneDNN in vectorised blocks. Each addition errs by at most eps
+// times the partial sum, and those errors add up like a random walk, so two orders differ by
+// about eps * sqrt(L) * (size of the partial sums). Partial sums are of the order of the output's
+// RMS even where the final value cancels to almost nothing, hence |ref| + rms(ref) rather than
+// |ref| alone. kSlack stands in for the constant the random-walk estimate leaves out; the worst
+// ratio observed over these cases was about 0.6, so 8 keeps a wide margin while a wrong tap or a
+// missing term (errors of order 1 / sqrt(L) relative) still fails by orders of magnitude.
+constexpr double kSlack = 8.0;
+
+void expect_close(const std::vector<float>& ref, const std::vector<float>& got, std::int64_t L,
+                  const char* what) {
+  ASSERT_EQ(ref.size(), got.size()) << what;
+  double sq = 0;
+  for (float v : ref) sq += double(v) * v;
+  const double rms = std::sqrt(sq / double(ref.size()));
+  const double eps = std::numeric_limits<float>::epsilon();
+  int failures = 0;
+  for (std::size_t i = 0; i < ref.size() && failures < 5; ++i) {
+    const double tol = kSlack * eps * std::sqrt(double(L)) * (std::abs(ref[i]) + rms);
+    if (std::abs(double(ref[i]) - got[i]) > tol) {
+      ADD_FAILURE() << what << "[" << i << "]: reference " << ref[i] << ", oneDNN " << got[i]
+                    << ", tolerance " << tol << " (L = " << L << ")";
+      ++failures;
+    }
+  }
+}
+
+class Conv2dReferenceVsOnednn : public ::testing::TestWithParam<std::tuple<ConvCase, bool>> {
+ protected:
+  const Conv2dGeometry& g() const { return std::get<0>(GetParam()).g; }
+  bool with_bias() const { return std::get<1>(GetParam()); }
+};
+
+// Each test runs twice with fresh inputs: the second call finds its primitive in the cache and
+// must still read and write the new buffers.
+TEST_P(Conv2dReferenceVsOnednn, Forward) {
+  for (std::uint64_t seed : {11, 12}) {
+    const auto x = random_floats(x_size(g()), seed), w = random_floats(w_size(g()), seed + 100);
+    const auto b = random_floats(g().k, seed + 200);
+    const float* bias = with_bias() ? b.data() : nullptr;
+    std::vector<float> y_ref(y_size(g()), kSentinelA), y_dnn(y_size(g()), kSentinelB);
+    conv2d_forward_reference(g(), x.data(), w.data(), bias, y_ref.data());
+    conv2d_forward_onednn(g(), x.data(), w.data(), bias, y_dnn.data());
+    expect_close(y_ref, y_dnn, g().c * g().r * g().s, "y");
+  }
+}
+
+TEST_P(Conv2dReferenceVsOnednn, BackwardData) {
+  for (std::uint64_t seed : {21, 22}) {
+    const auto gy = random_floats(y_size(g()), seed), w = random_floats(w_size(g()), seed + 100);
+    std::vector<float> gx_ref(x_size(g()), kSentinelA), gx_dnn(x_size(g()), kSentinelB);
+    conv2d_backward_data_reference(g(), gy.data(), w.data(), gx_ref.data());
+    conv2d_backward_data_onednn(g(), gy.data(), w.data(), gx_dnn.data());
+    expect_close(gx_ref, gx_dnn, g().k * g().r * g().s, "gx");
+  }
+}
+
+TEST_P(Conv2dReferenceVsOnednn, BackwardWeight) {
+  for (std::uint64_t seed : {31, 32}) {
+    const auto x = random_floats(x_size(g()), seed), gy = random_floats(y_size(g()), seed + 100);
+    std::vector<float> gw_ref(w_size(g()), kSentinelA), gw_dnn(w_size(g()), kSentinelB);
+    std::vector<float> gb_ref(g().k, kSentinelA), gb_dnn(g().k, kSentinelB);
+    conv2d_backward_weight_reference(g(), x.data(), gy.data(), gw_ref.data(),
+                                     with_bias() ? gb_ref.data() : nullptr);
+    conv2d_backward_weight_onednn(g(), x.data(), gy.data(), gw_dnn.data(),
+                                  with_bias() ? gb_dnn.data() : nullptr);
+    const std::int64_t L = g().n * g().p() * g().q();
+    expect_close(gw_ref, gw_dnn, L, "gw");
+    if (with_bias()) {
+      expect_close(gb_ref, gb_dnn, L, "gb");
+    } else {  // no bias gradient asked for: the buffer must be left alone
+      EXPECT_EQ(gb_dnn, std::vector<float>(g().k, kSentinelB));
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Geometries, Conv2dReferenceVsOnednn,
+    ::testing::Combine(::testing::ValuesIn(kCases), ::testing::Bool()),
+    [](const ::testing::TestParamInfo<std::tuple<ConvCase, bool>>& info) {
+      return std::string(std::get<0>(info.param).name) +
+             (std::get<1>(info.param) ? "Bias" : "NoBias");
+    });
+
+// ---------------------------------------------------------------------------------------------
+// Adjoint identities of the double reference. The forward is bilinear in (x, w), and the two
+// backward kernels are its transposes, so for any x, w, gy:
+//   <conv(x, w), gy> = <x, backward_data(gy, w)> = <w, backward_weight(x, gy)>
+// and, with x = 0 so that conv(0, w, b) broadcasts b: <conv(0, w, b), gy> = <b, gb>.
+// A wrong tap index or a missed padding check in one kernel but not the others breaks them.
+
+class Conv2dAdjoint : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(Conv2dAdjoint, BackwardKernelsAreTransposesOfForward) {
+  const Conv2dGeometry& g = GetParam().g;
+  const auto x = random_doubles(x_size(g), 41), w = random_doubles(w_size(g), 42);
+  const auto b = random_doubles(g.k, 43), gy = random_doubles(y_size(g), 44);
+  std::vector<double> y(y_size(g), kSentinelA), gx(x_size(g), kSentinelA);
+  std::vector<double> gw(w_size(g), kSentinelA), gb(g.k, kSentinelA);
+  conv2d_forward_reference(g, x.data(), w.data(), static_cast<const double*>(nullptr), y.data());
+  conv2d_backward_data_reference(g, gy.data(), w.data(), gx.data());
+  conv2d_backward_weight_reference(g, x.data(), gy.data(), gw.data(), gb.data());
+
+  const double y_gy = dot(y, gy);
+  // Each side sums ~1e4 products of values in [-1, 1] in double; 1e-10 relative is ample.
+  const double tol = 1e-10 * std::max(1.0, std::abs(y_gy));
+  EXPECT_NEAR(dot(x, gx), y_gy, tol);
+  EXPECT_NEAR(dot(w, gw), y_gy, tol);
+
+  const std::vector<double> zeros(x_size(g), 0.0);
+  std::vector<double> y_bias(y_size(g), kSentinelA);
+  conv2d_forward_reference(g, zeros.data(), w.data(), b.data(), y_bias.data());
+  const double yb_gy = dot(y_bias, gy);
+  EXPECT_NEAR(dot(b, gb), yb_gy, 1e-10 * std::max(1.0, std::abs(yb_gy)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Geometries, Conv2dAdjoint, ::testing::ValuesIn(kCases),
+                         [](const ::testing::TestParamInfo<ConvCase>& info) {
+                           return std::string(info.param.name);
+                         });
+
+// ---------------------------------------------------------------------------------------------
+// The primitive cache is shared by every thread; callers of different geometries at once must
+// each get their own results.
+TEST(Conv2dOnednn, ConcurrentCallersGetTheirOwnResults) {
+  auto run = [](const Conv2dGeometry& g, std::uint64_t seed, bool* ok) {
+    const auto x = random_floats(x_size(g), seed), w = random_floats(w_size(g), seed + 1);
+    std::vector<float> y_ref(y_size(g), kSentinelA), y_dnn(y_size(g), kSentinelB);
+    conv2d_forward_reference<float>(g, x.data(), w.data(), nullptr, y_ref.data());
+    *ok = true;
+    for (int i = 0; i < 10; ++i) {
+      conv2d_forward_onednn(g, x.data(), w.data(), nullptr, y_dnn.data());
+      for (std::size_t j = 0; j < y_ref.size(); ++j)
+        if (std::abs(y_ref[j] - y_dnn[j]) > 1e-4f * (1.f + std::abs(y_ref[j]))) *ok = false;
+    }
+  };
+  bool ok_a = false, ok_b = false;
+  std::thread a(run, Conv2dGeometry{2, 6, 9, 9, 7, 3, 3, 1, 1, 1, 1}, 51, &ok_a);
+  std::thread b(run, Conv2dGeometry{1, 4, 13, 8, 3, 5, 5, 2, 2, 2, 2}, 52, &ok_b);
+  a.join();
+  b.join();
+  EXPECT_TRUE(ok_a);
+  EXPECT_TRUE(ok_b);
+}
+
+}  // namespace
+}  // namespace kiln::kernels::cpu
