@@ -76,14 +76,29 @@ struct ConvDescs {
 // them to matching layouts), so it is rebuilt for them; that is cheap, as no kernel is generated
 // until a primitive is made. Right padding equals left: oneDNN then derives the same
 // floor((H + 2 pad - R) / stride) + 1 output size as Conv2dGeometry::p().
+//
+// NOTE: every primitive uses a user-provided scratchpad (carved from ScratchArena). oneDNN's
+// default keeps a scratchpad per thread that is never freed when a caller's thread exits, which
+// LeakSanitizer reports and which a long-lived loader thread would pile up.
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
 dnnl::convolution_forward::primitive_desc forward_pd(const ConvDescs& d, bool with_bias,
                                                      const dnnl::engine& engine) {
   const auto kind = prop_kind::forward_training;
   const auto alg = algorithm::convolution_direct;
   if (with_bias)
-    return {{kind, alg, d.any_x, d.any_w, d.b, d.any_y, d.strides, d.pad, d.pad}, engine};
-  return {{kind, alg, d.any_x, d.any_w, d.any_y, d.strides, d.pad, d.pad}, engine};
+    return {{kind, alg, d.any_x, d.any_w, d.b, d.any_y, d.strides, d.pad, d.pad},
+            user_scratchpad(), engine};
+  return {{kind, alg, d.any_x, d.any_w, d.any_y, d.strides, d.pad, d.pad}, user_scratchpad(),
+          engine};
 }
+
+constexpr std::size_t kAlign = 64;
+std::size_t round_up(std::size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
 // One tensor argument of a cached primitive: where the caller's plain buffer goes and how.
 struct PlanArg {
@@ -96,14 +111,15 @@ struct PlanArg {
 
 // A primitive with its arguments, in the order the op's caller passes their buffers.
 struct ConvPlan {
-  explicit ConvPlan(dnnl::primitive primitive) : conv(std::move(primitive)) {}
+  ConvPlan(dnnl::primitive primitive, memory::desc scratchpad)
+      : conv(std::move(primitive)),
+        scratchpad(std::move(scratchpad)),
+        scratch_bytes(round_up(this->scratchpad.get_size())) {}
   dnnl::primitive conv;
+  memory::desc scratchpad;  // the primitive's own workspace, first in the arena
   std::vector<PlanArg> args;
-  std::size_t scratch_bytes = 0;  // room for every reordered argument, each 64-byte aligned
+  std::size_t scratch_bytes;  // scratchpad + every reordered argument, each 64-byte aligned
 };
-
-constexpr std::size_t kAlign = 64;
-std::size_t round_up(std::size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
 void add_arg(ConvPlan& plan, int arg, const memory::desc& plain, const memory::desc& chosen,
              bool output, const dnnl::engine& e) {
@@ -178,6 +194,10 @@ void execute(OnednnConvCache& cache, const ConvPlan& plan,
     char* scratch = cache.scratch.reserve(plan.scratch_bytes);
     std::vector<memory> user(plan.args.size()), chosen(plan.args.size());
     std::unordered_map<int, memory> conv_args;
+    if (plan.scratchpad.get_size() > 0) {
+      conv_args.emplace(DNNL_ARG_SCRATCHPAD, memory(plan.scratchpad, cache.engine, scratch));
+      scratch += round_up(plan.scratchpad.get_size());
+    }
     for (std::size_t i = 0; i < plan.args.size(); ++i) {
       const PlanArg& a = plan.args[i];
       user[i] = memory(a.plain, cache.engine, const_cast<float*>(buffers[i]));
@@ -210,7 +230,7 @@ void conv2d_forward_onednn(const Conv2dGeometry& g, const float* x, const float*
   const auto& plan = find_or_make(cache.forward, key_of(g, with_bias), "conv2d_forward", g, [&] {
     const ConvDescs d(g);
     const auto pd = forward_pd(d, with_bias, cache.engine);
-    ConvPlan fresh{dnnl::convolution_forward(pd)};
+    ConvPlan fresh{dnnl::convolution_forward(pd), pd.scratchpad_desc()};
     add_arg(fresh, DNNL_ARG_SRC, d.x, pd.src_desc(), false, cache.engine);
     add_arg(fresh, DNNL_ARG_WEIGHTS, d.w, pd.weights_desc(), false, cache.engine);
     if (with_bias) add_arg(fresh, DNNL_ARG_BIAS, d.b, pd.bias_desc(), false, cache.engine);
@@ -232,8 +252,8 @@ void conv2d_backward_data_onednn(const Conv2dGeometry& g, const float* gy, const
     const ConvDescs d(g);
     const dnnl::convolution_backward_data::primitive_desc pd(
         {algorithm::convolution_direct, d.any_x, d.any_w, d.any_y, d.strides, d.pad, d.pad},
-        cache.engine, forward_pd(d, false, cache.engine));
-    ConvPlan fresh{dnnl::convolution_backward_data(pd)};
+        user_scratchpad(), cache.engine, forward_pd(d, false, cache.engine));
+    ConvPlan fresh{dnnl::convolution_backward_data(pd), pd.scratchpad_desc()};
     add_arg(fresh, DNNL_ARG_DIFF_DST, d.y, pd.diff_dst_desc(), false, cache.engine);
     add_arg(fresh, DNNL_ARG_WEIGHTS, d.w, pd.weights_desc(), false, cache.engine);
     add_arg(fresh, DNNL_ARG_DIFF_SRC, d.x, pd.diff_src_desc(), true, cache.engine);
@@ -257,8 +277,8 @@ void conv2d_backward_weight_onednn(const Conv2dGeometry& g, const float* x, cons
                   : dnnl::convolution_backward_weights::desc(alg, d.any_x, d.any_w, d.any_y,
                                                              d.strides, d.pad, d.pad);
     const dnnl::convolution_backward_weights::primitive_desc pd(
-        desc, cache.engine, forward_pd(d, with_bias, cache.engine));
-    ConvPlan fresh{dnnl::convolution_backward_weights(pd)};
+        desc, user_scratchpad(), cache.engine, forward_pd(d, with_bias, cache.engine));
+    ConvPlan fresh{dnnl::convolution_backward_weights(pd), pd.scratchpad_desc()};
     add_arg(fresh, DNNL_ARG_SRC, d.x, pd.src_desc(), false, cache.engine);
     add_arg(fresh, DNNL_ARG_DIFF_DST, d.y, pd.diff_dst_desc(), false, cache.engine);
     add_arg(fresh, DNNL_ARG_DIFF_WEIGHTS, d.w, pd.diff_weights_desc(), true, cache.engine);
