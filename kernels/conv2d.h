@@ -39,4 +39,14 @@ void conv2d_backward_weight_onednn(const Conv2dGeometry& g, const float* x, cons
                                    float* gw, float* gb);
 
 }  // namespace cpu
+
+// CUDA twins (device pointers, float), on cuDNN. Algorithms are chosen once per geometry and
+// cached; the math mode follows set_conv_math (cuda_runtime.h). Work is queued on Kiln's stream.
+namespace cuda {
+void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
+                    float* y);
+void conv2d_backward_data(const Conv2dGeometry& g, const float* gy, const float* w, float* gx);
+void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float* gy, float* gw,
+                            float* gb);
+}  // namespace cuda
 }  // namespace kiln::kernels

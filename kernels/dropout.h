@@ -15,3 +15,9 @@ void dropout_forward_fast(std::int64_t n, double p, std::uint64_t seed, std::uin
                           const float* x, float* y, float* mask);
 
 }  // namespace kiln::kernels::cpu
+
+// CUDA twin: the same mask, element for element, as the CPU's for the same (seed, offset).
+namespace kiln::kernels::cuda {
+void dropout_forward(std::int64_t n, double p, std::uint64_t seed, std::uint64_t offset,
+                     const float* x, float* y, float* mask);
+}  // namespace kiln::kernels::cuda

@@ -32,3 +32,14 @@ void relu_forward_fast(std::int64_t n, const float* x, float* y);
 void relu_backward_fast(std::int64_t n, const float* y, const float* gy, float* gx);
 
 }  // namespace kiln::kernels::cpu
+
+// CUDA twins (device pointers), same contracts. sum returns to the host (it synchronises).
+namespace kiln::kernels::cuda {
+void add(std::int64_t n, const float* a, const float* b, float* y);
+void mul(std::int64_t n, const float* a, const float* b, float* y);
+void scale(std::int64_t n, const float* a, float s, float* y);
+void axpy(std::int64_t n, float alpha, const float* x, float* y);
+double sum(std::int64_t n, const float* a);
+void relu_forward(std::int64_t n, const float* x, float* y);
+void relu_backward(std::int64_t n, const float* y, const float* gy, float* gx);
+}  // namespace kiln::kernels::cuda

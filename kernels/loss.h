@@ -29,3 +29,17 @@ void softmax_cross_entropy_backward_fast(std::int64_t n, std::int64_t k, const f
                                          float scale, float* glogits);
 
 }  // namespace kiln::kernels::cpu
+
+// CUDA twins: one fused kernel per direction (a block per row). labels/target_probs are device
+// pointers; the forward returns the mean loss to the host (it synchronises).
+namespace kiln::kernels::cuda {
+double softmax_cross_entropy_forward(std::int64_t n, std::int64_t k, const float* logits,
+                                     const std::int32_t* labels, const float* target_probs,
+                                     float* probs);
+void softmax_cross_entropy_backward(std::int64_t n, std::int64_t k, const float* probs,
+                                    const std::int32_t* labels, const float* target_probs,
+                                    float scale, float* glogits);
+// correct[0] += number of rows whose argmax equals the label (device int64 counter).
+void count_correct(std::int64_t n, std::int64_t k, const float* logits,
+                   const std::int32_t* labels, std::int64_t* correct);
+}  // namespace kiln::kernels::cuda

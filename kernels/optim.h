@@ -40,4 +40,18 @@ void sgd_update_fast(std::int64_t n, const SgdScalars& s, const float* grad, flo
                      float* param);
 }  // namespace cpu
 
+// CUDA: the same updates, and a fused multi-tensor Adam that updates many parameter tensors in
+// one launch (a table of pointers and sizes on the device).
+namespace cuda {
+void adam_update(std::int64_t n, const AdamScalars& s, const float* grad, float* m, float* v,
+                 float* param);
+void sgd_update(std::int64_t n, const SgdScalars& s, const float* grad, float* buf, float* param);
+struct AdamTensor {
+  std::int64_t n;
+  const float* grad;
+  float *m, *v, *param;
+};
+void adam_update_multi(const AdamTensor* tensors, std::int64_t count, const AdamScalars& s);
+}  // namespace cuda
+
 }  // namespace kiln::kernels

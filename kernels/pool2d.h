@@ -36,4 +36,11 @@ void max_pool2d_backward_fast(const Pool2dGeometry& g, const float* gy,
                               const std::int32_t* argmax, float* gx);
 
 }  // namespace cpu
+
+// CUDA twins: Kiln's own kernels (cuDNN's pooling is only the benchmark rival), same contract.
+namespace cuda {
+void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y, std::int32_t* argmax);
+void max_pool2d_backward(const Pool2dGeometry& g, const float* gy, const std::int32_t* argmax,
+                         float* gx);
+}  // namespace cuda
 }  // namespace kiln::kernels
