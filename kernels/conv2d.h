@@ -41,7 +41,7 @@ void conv2d_backward_weight_onednn(const Conv2dGeometry& g, const float* x, cons
 }  // namespace cpu
 
 // CUDA twins (device pointers, float), on cuDNN. Algorithms are chosen once per geometry and
-// cached; the math mode follows set_conv_math (cuda_runtime.h). Work is queued on Kiln's stream.
+// cached; the math mode follows set_math_mode (cuda_runtime.h). Work is queued on Kiln's stream.
 namespace cuda {
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
                     float* y);

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/runtime.h"
 #include "kernels/cuda_fill.h"
 
 namespace kiln::kernels::cuda {
@@ -30,7 +31,7 @@ void fill_float(float* dst, std::int64_t n, float value) {
   constexpr std::int64_t kMaxBlocks = 4096;
   const int blocks =
       static_cast<int>(std::min<std::int64_t>((n + kThreads - 1) / kThreads, kMaxBlocks));
-  fill_float_kernel<<<blocks, kThreads>>>(dst, n, value);
+  fill_float_kernel<<<blocks, kThreads, 0, stream()>>>(dst, n, value);
   KILN_LAUNCH_CHECK();
 }
 

@@ -27,6 +27,17 @@ void* allocate(std::size_t /*bytes*/) { fail("cuda::allocate"); }
 // Nothing can have been allocated, so there is nothing to free; a null pointer is accepted anyway.
 void free(void* /*ptr*/) noexcept {}
 
+// Nothing is ever allocated, so nothing is cached or in use, and there is nothing to empty.
+std::size_t cached_bytes() { return 0; }
+
+std::size_t allocated_bytes() { return 0; }
+
+void empty_cache() {}
+
+void* allocate_pinned(std::size_t /*bytes*/) { fail("cuda::allocate_pinned"); }
+
+void free_pinned(void* /*ptr*/) noexcept {}
+
 void copy_host_to_device(void*, const void*, std::size_t) { fail("cuda::copy_host_to_device"); }
 
 void copy_device_to_host(void*, const void*, std::size_t) { fail("cuda::copy_device_to_host"); }
