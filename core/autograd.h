@@ -22,9 +22,9 @@ namespace kiln {
 using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_output)>;
 
 struct Edge {
-  std::shared_ptr<Node> node;         // the input's producer, or null for a leaf
-  Tensor leaf;                        // the leaf itself, when it requires a gradient
-  Shape shape;                        // the input's shape, to check the gradient against
+  std::shared_ptr<Node> node;  // the input's producer, or null for a leaf
+  Tensor leaf;                 // the leaf itself, when it requires a gradient
+  Shape shape;                 // the input's shape, to check the gradient against
   bool needs_grad() const { return node != nullptr || leaf.defined(); }
 };
 

@@ -8,6 +8,7 @@
 namespace kiln {
 
 namespace kc = kernels::cpu;
+namespace kcu = kernels::cuda;
 
 namespace {
 kernels::Conv2dGeometry conv_geometry(const Tensor& x, const Tensor& w, const Tensor& b,
@@ -27,11 +28,11 @@ kernels::Conv2dGeometry conv_geometry(const Tensor& x, const Tensor& w, const Te
   KILN_CHECK(opt.stride_h > 0 && opt.stride_w > 0 && opt.pad_h >= 0 && opt.pad_w >= 0,
              "conv2d: strides must be positive and padding non-negative");
   kernels::Conv2dGeometry g{x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3],
-                            w.shape()[0], w.shape()[2], w.shape()[3],
-                            opt.stride_h, opt.stride_w, opt.pad_h, opt.pad_w};
-  KILN_CHECK(g.h + 2 * g.pad_h >= g.r && g.w + 2 * g.pad_w >= g.s, "conv2d: window ", g.r, "x",
-             g.s, " is larger than the padded input ", x.shape(), " (padding ", g.pad_h, ",",
-             g.pad_w, ")");
+                            w.shape()[0], w.shape()[2], w.shape()[3], opt.stride_h,
+                            opt.stride_w, opt.pad_h,    opt.pad_w};
+  KILN_CHECK(g.h + 2 * g.pad_h >= g.r && g.w + 2 * g.pad_w >= g.s, "conv2d: window ", g.r, "x", g.s,
+             " is larger than the padded input ", x.shape(), " (padding ", g.pad_h, ",", g.pad_w,
+             ")");
   return g;
 }
 }  // namespace
@@ -39,16 +40,22 @@ kernels::Conv2dGeometry conv_geometry(const Tensor& x, const Tensor& w, const Te
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& opt) {
   const kernels::Conv2dGeometry g = conv_geometry(x, w, b, opt);
   Tensor y = Tensor::empty(Shape{g.n, g.k, g.p(), g.q()}, x.dtype(), x.device());
-  dispatch_cpu(
+  dispatch(
       "conv2d", x,
       [&] {
-        kc::conv2d_forward_onednn(g, x.data<float>(), w.data<float>(),
-                                  b.defined() ? b.data<float>() : nullptr, y.data<float>());
+        kc::conv2d_forward_onednn(g, x.device_data<float>(), w.device_data<float>(),
+                                  b.defined() ? b.device_data<float>() : nullptr,
+                                  y.device_data<float>());
       },
       [&](auto t) {
         using T = decltype(t);
-        kc::conv2d_forward_reference<T>(g, x.data<T>(), w.data<T>(),
-                                        b.defined() ? b.data<T>() : nullptr, y.data<T>());
+        kc::conv2d_forward_reference<T>(g, x.device_data<T>(), w.device_data<T>(),
+                                        b.defined() ? b.device_data<T>() : nullptr,
+                                        y.device_data<T>());
+      },
+      [&] {
+        kcu::conv2d_forward(g, x.device_data<float>(), w.device_data<float>(),
+                            b.defined() ? b.device_data<float>() : nullptr, y.device_data<float>());
       });
   if (!should_record({&x, &w, &b})) return y;
 
@@ -65,25 +72,37 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
       gw = Tensor::empty(Shape{g.k, g.c, g.r, g.s}, gy.dtype(), gy.device());
       if (has_b) gb = Tensor::empty(Shape{g.k}, gy.dtype(), gy.device());
     }
-    dispatch_cpu(
+    dispatch(
         "conv2d backward", gy,
         [&] {
-          if (need_x) kc::conv2d_backward_data_onednn(g, gy.data<float>(), sw.data<float>(),
-                                                      gx.data<float>());
+          if (need_x)
+            kc::conv2d_backward_data_onednn(g, gy.device_data<float>(), sw.device_data<float>(),
+                                            gx.device_data<float>());
           if (need_w || need_b) {
-            kc::conv2d_backward_weight_onednn(g, sx.data<float>(),
-                                              gy.data<float>(), gw.data<float>(),
-                                              gb.defined() ? gb.data<float>() : nullptr);
+            kc::conv2d_backward_weight_onednn(g, sx.device_data<float>(), gy.device_data<float>(),
+                                              gw.device_data<float>(),
+                                              gb.defined() ? gb.device_data<float>() : nullptr);
           }
         },
         [&](auto t) {
           using T = decltype(t);
-          if (need_x) kc::conv2d_backward_data_reference<T>(g, gy.data<T>(), sw.data<T>(),
-                                                            gx.data<T>());
+          if (need_x)
+            kc::conv2d_backward_data_reference<T>(g, gy.device_data<T>(), sw.device_data<T>(),
+                                                  gx.device_data<T>());
           if (need_w || need_b) {
-            kc::conv2d_backward_weight_reference<T>(g, sx.data<T>(),
-                                                    gy.data<T>(), gw.data<T>(),
-                                                    gb.defined() ? gb.data<T>() : nullptr);
+            kc::conv2d_backward_weight_reference<T>(g, sx.device_data<T>(), gy.device_data<T>(),
+                                                    gw.device_data<T>(),
+                                                    gb.defined() ? gb.device_data<T>() : nullptr);
+          }
+        },
+        [&] {
+          if (need_x)
+            kcu::conv2d_backward_data(g, gy.device_data<float>(), sw.device_data<float>(),
+                                      gx.device_data<float>());
+          if (need_w || need_b) {
+            kcu::conv2d_backward_weight(g, sx.device_data<float>(), gy.device_data<float>(),
+                                        gw.device_data<float>(),
+                                        gb.defined() ? gb.device_data<float>() : nullptr);
           }
         });
     return std::vector<Tensor>{gx, need_w ? gw : Tensor(), need_b ? gb : Tensor()};
@@ -96,41 +115,50 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& opt) {
   KILN_CHECK(x.shape().rank() == 4, "max_pool2d: input must be (N,C,H,W), got ", x.shape());
   KILN_CHECK(opt.kernel_h > 0 && opt.kernel_w > 0 && opt.stride_h > 0 && opt.stride_w > 0,
              "max_pool2d: window and stride must be positive");
-  KILN_CHECK(opt.pad_h >= 0 && opt.pad_w >= 0 && opt.pad_h < opt.kernel_h &&
-                 opt.pad_w < opt.kernel_w,
-             "max_pool2d: padding must be smaller than the window");
+  KILN_CHECK(
+      opt.pad_h >= 0 && opt.pad_w >= 0 && opt.pad_h < opt.kernel_h && opt.pad_w < opt.kernel_w,
+      "max_pool2d: padding must be smaller than the window");
   const kernels::Pool2dGeometry g{x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3],
                                   opt.kernel_h, opt.kernel_w, opt.stride_h, opt.stride_w,
-                                  opt.pad_h, opt.pad_w};
+                                  opt.pad_h,    opt.pad_w};
   KILN_CHECK(g.h + 2 * g.pad_h >= g.kh && g.w + 2 * g.pad_w >= g.kw, "max_pool2d: window ", g.kh,
              "x", g.kw, " is larger than the input ", x.shape());
   const Shape out_shape{g.n, g.c, g.p(), g.q()};
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   Tensor argmax = Tensor::empty(out_shape, DType::Int32, x.device());
-  dispatch_cpu(
+  dispatch(
       "max_pool2d", x,
       [&] {
-        kc::max_pool2d_forward_fast(g, x.data<float>(), y.data<float>(),
-                                    argmax.data<std::int32_t>());
+        kc::max_pool2d_forward_fast(g, x.device_data<float>(), y.device_data<float>(),
+                                    argmax.device_data<std::int32_t>());
       },
       [&](auto t) {
         using T = decltype(t);
-        kc::max_pool2d_forward_reference<T>(g, x.data<T>(), y.data<T>(),
-                                            argmax.data<std::int32_t>());
+        kc::max_pool2d_forward_reference<T>(g, x.device_data<T>(), y.device_data<T>(),
+                                            argmax.device_data<std::int32_t>());
+      },
+      [&] {
+        kcu::max_pool2d_forward(g, x.device_data<float>(), y.device_data<float>(),
+                                argmax.device_data<std::int32_t>());
       });
   if (should_record({&x})) {
     record(y, "max_pool2d", {x}, [g, argmax](const Tensor& gy) {
       Tensor gx = Tensor::empty(Shape{g.n, g.c, g.h, g.w}, gy.dtype(), gy.device());
-      dispatch_cpu(
+      dispatch(
           "max_pool2d backward", gy,
           [&] {
-            kc::max_pool2d_backward_fast(g, gy.data<float>(), argmax.data<std::int32_t>(),
-                                         gx.data<float>());
+            kc::max_pool2d_backward_fast(g, gy.device_data<float>(),
+                                         argmax.device_data<std::int32_t>(),
+                                         gx.device_data<float>());
           },
           [&](auto t) {
             using T = decltype(t);
-            kc::max_pool2d_backward_reference<T>(g, gy.data<T>(), argmax.data<std::int32_t>(),
-                                                 gx.data<T>());
+            kc::max_pool2d_backward_reference<T>(
+                g, gy.device_data<T>(), argmax.device_data<std::int32_t>(), gx.device_data<T>());
+          },
+          [&] {
+            kcu::max_pool2d_backward(g, gy.device_data<float>(), argmax.device_data<std::int32_t>(),
+                                     gx.device_data<float>());
           });
       return std::vector<Tensor>{gx};
     });

@@ -1,7 +1,8 @@
 // How a differentiable function reaches its kernel: by device, then dtype, then engine.
 // On the CPU, float32 runs the fast engine (oneDNN, BLAS, OpenMP) unless the reference engine is
-// chosen; float64 always runs the reference kernels. A device with no kernel for an op is a loud
-// error naming both, never a silent copy to another device.
+// chosen; float64 always runs the reference kernels. On CUDA, float32 runs the cuda:: twin.
+// A device or dtype with no kernel for an op is a loud error naming both, never a silent copy
+// to another device.
 #pragma once
 
 #include "core/tensor.h"
@@ -15,7 +16,32 @@ void set_cpu_engine(CpuEngine engine);
 
 [[noreturn]] void no_kernel(const char* op, const Tensor& t);
 
-// Runs fast() for float32 on the fast engine; otherwise reference(T{}) with T the element type.
+// CPU: fast() for float32 on the fast engine, otherwise reference(T{}) with T the element type.
+// CUDA: cuda() for float32. The lambdas fetch pointers with Tensor::device_data<T>().
+template <typename Fast, typename Reference, typename Cuda>
+void dispatch(const char* op, const Tensor& like, Fast&& fast, Reference&& reference, Cuda&& cuda) {
+  if (like.device() == Device::CUDA) {
+    if (like.dtype() != DType::Float32) no_kernel(op, like);
+    cuda();
+    return;
+  }
+  switch (like.dtype()) {
+    case DType::Float32:
+      if (cpu_engine() == CpuEngine::Fast) {
+        fast();
+      } else {
+        reference(float{});
+      }
+      return;
+    case DType::Float64:
+      reference(double{});
+      return;
+    default:
+      no_kernel(op, like);
+  }
+}
+
+// For ops with no CUDA kernel: the CUDA case is the loud error.
 template <typename Fast, typename Reference>
 void dispatch_cpu(const char* op, const Tensor& like, Fast&& fast, Reference&& reference) {
   if (like.device() != Device::CPU) no_kernel(op, like);
@@ -27,8 +53,11 @@ void dispatch_cpu(const char* op, const Tensor& like, Fast&& fast, Reference&& r
         reference(float{});
       }
       return;
-    case DType::Float64: reference(double{}); return;
-    default: no_kernel(op, like);
+    case DType::Float64:
+      reference(double{});
+      return;
+    default:
+      no_kernel(op, like);
   }
 }
 

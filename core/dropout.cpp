@@ -1,12 +1,14 @@
 // dropout: inverted dropout with a counter-based mask (see kernels/dropout.h).
+#include "kernels/dropout.h"
+
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/functions.h"
-#include "kernels/dropout.h"
 
 namespace kiln {
 
 namespace kc = kernels::cpu;
+namespace kcu = kernels::cuda;
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   check_floating("dropout", x);
@@ -15,16 +17,20 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor mask = Tensor::empty(x.shape(), x.dtype(), x.device());
   const std::uint64_t offset = gen.reserve(static_cast<std::uint64_t>(x.numel()));
-  dispatch_cpu(
+  dispatch(
       "dropout", x,
       [&] {
-        kc::dropout_forward_fast(x.numel(), p, gen.seed(), offset, x.data<float>(),
-                                 y.data<float>(), mask.data<float>());
+        kc::dropout_forward_fast(x.numel(), p, gen.seed(), offset, x.device_data<float>(),
+                                 y.device_data<float>(), mask.device_data<float>());
       },
       [&](auto t) {
         using T = decltype(t);
-        kc::dropout_forward_reference<T>(x.numel(), p, gen.seed(), offset, x.data<T>(),
-                                         y.data<T>(), mask.data<T>());
+        kc::dropout_forward_reference<T>(x.numel(), p, gen.seed(), offset, x.device_data<T>(),
+                                         y.device_data<T>(), mask.device_data<T>());
+      },
+      [&] {
+        kcu::dropout_forward(x.numel(), p, gen.seed(), offset, x.device_data<float>(),
+                             y.device_data<float>(), mask.device_data<float>());
       });
   if (should_record({&x})) {
     record(y, "dropout", {x},

@@ -15,9 +15,12 @@ enum class Device : std::uint8_t { CPU, CUDA };
 inline std::size_t dtype_size(DType t) { return t == DType::Float64 ? 8 : 4; }
 inline const char* dtype_name(DType t) {
   switch (t) {
-    case DType::Float32: return "float32";
-    case DType::Float64: return "float64";
-    case DType::Int32: return "int32";
+    case DType::Float32:
+      return "float32";
+    case DType::Float64:
+      return "float64";
+    case DType::Int32:
+      return "int32";
   }
   return "?";
 }
@@ -29,10 +32,16 @@ inline std::ostream& operator<<(std::ostream& o, Device d) { return o << device_
 template <typename T>
 constexpr DType dtype_of();
 template <>
-constexpr DType dtype_of<float>() { return DType::Float32; }
+constexpr DType dtype_of<float>() {
+  return DType::Float32;
+}
 template <>
-constexpr DType dtype_of<double>() { return DType::Float64; }
+constexpr DType dtype_of<double>() {
+  return DType::Float64;
+}
 template <>
-constexpr DType dtype_of<std::int32_t>() { return DType::Int32; }
+constexpr DType dtype_of<std::int32_t>() {
+  return DType::Int32;
+}
 
 }  // namespace kiln

@@ -1,12 +1,14 @@
 // add, mul, scale, relu, sum, mean: elementwise ops and full reductions.
+#include "kernels/elementwise.h"
+
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/functions.h"
-#include "kernels/elementwise.h"
 
 namespace kiln {
 
 namespace kc = kernels::cpu;
+namespace kcu = kernels::cuda;
 
 namespace {
 void check_binary(const char* op, const Tensor& a, const Tensor& b) {
@@ -19,11 +21,18 @@ void check_binary(const char* op, const Tensor& a, const Tensor& b) {
 Tensor add(const Tensor& a, const Tensor& b) {
   check_binary("add", a, b);
   Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());
-  dispatch_cpu(
-      "add", a, [&] { kc::add_fast(a.numel(), a.data<float>(), b.data<float>(), y.data<float>()); },
+  dispatch(
+      "add", a,
+      [&] {
+        kc::add_fast(a.numel(), a.device_data<float>(), b.device_data<float>(),
+                     y.device_data<float>());
+      },
       [&](auto t) {
         using T = decltype(t);
-        kc::add_reference<T>(a.numel(), a.data<T>(), b.data<T>(), y.data<T>());
+        kc::add_reference<T>(a.numel(), a.device_data<T>(), b.device_data<T>(), y.device_data<T>());
+      },
+      [&] {
+        kcu::add(a.numel(), a.device_data<float>(), b.device_data<float>(), y.device_data<float>());
       });
   if (should_record({&a, &b})) {
     record(y, "add", {a, b}, [](const Tensor& gy) { return std::vector<Tensor>{gy, gy}; });
@@ -34,11 +43,18 @@ Tensor add(const Tensor& a, const Tensor& b) {
 Tensor mul(const Tensor& a, const Tensor& b) {
   check_binary("mul", a, b);
   Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());
-  dispatch_cpu(
-      "mul", a, [&] { kc::mul_fast(a.numel(), a.data<float>(), b.data<float>(), y.data<float>()); },
+  dispatch(
+      "mul", a,
+      [&] {
+        kc::mul_fast(a.numel(), a.device_data<float>(), b.device_data<float>(),
+                     y.device_data<float>());
+      },
       [&](auto t) {
         using T = decltype(t);
-        kc::mul_reference<T>(a.numel(), a.data<T>(), b.data<T>(), y.data<T>());
+        kc::mul_reference<T>(a.numel(), a.device_data<T>(), b.device_data<T>(), y.device_data<T>());
+      },
+      [&] {
+        kcu::mul(a.numel(), a.device_data<float>(), b.device_data<float>(), y.device_data<float>());
       });
   if (should_record({&a, &b})) {
     const bool need_a = a.requires_grad(), need_b = b.requires_grad();
@@ -53,12 +69,20 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 Tensor scale(const Tensor& a, double s) {
   check_floating("scale", a);
   Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());
-  dispatch_cpu(
+  dispatch(
       "scale", a,
-      [&] { kc::scale_fast(a.numel(), a.data<float>(), static_cast<float>(s), y.data<float>()); },
+      [&] {
+        kc::scale_fast(a.numel(), a.device_data<float>(), static_cast<float>(s),
+                       y.device_data<float>());
+      },
       [&](auto t) {
         using T = decltype(t);
-        kc::scale_reference<T>(a.numel(), a.data<T>(), static_cast<T>(s), y.data<T>());
+        kc::scale_reference<T>(a.numel(), a.device_data<T>(), static_cast<T>(s),
+                               y.device_data<T>());
+      },
+      [&] {
+        kcu::scale(a.numel(), a.device_data<float>(), static_cast<float>(s),
+                   y.device_data<float>());
       });
   if (should_record({&a})) {
     record(y, "scale", {a}, [s](const Tensor& gy) { return std::vector<Tensor>{scale(gy, s)}; });
@@ -69,26 +93,32 @@ Tensor scale(const Tensor& a, double s) {
 Tensor relu(const Tensor& x) {
   check_floating("relu", x);
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  dispatch_cpu(
-      "relu", x, [&] { kc::relu_forward_fast(x.numel(), x.data<float>(), y.data<float>()); },
+  dispatch(
+      "relu", x,
+      [&] { kc::relu_forward_fast(x.numel(), x.device_data<float>(), y.device_data<float>()); },
       [&](auto t) {
         using T = decltype(t);
-        kc::relu_forward_reference<T>(x.numel(), x.data<T>(), y.data<T>());
-      });
+        kc::relu_forward_reference<T>(x.numel(), x.device_data<T>(), y.device_data<T>());
+      },
+      [&] { kcu::relu_forward(x.numel(), x.device_data<float>(), y.device_data<float>()); });
   if (should_record({&x})) {
     Tensor saved_y = y.detach();  // the mask is y > 0: no need to keep x
     record(y, "relu", {x}, [saved_y](const Tensor& gy) {
       Tensor gx = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
-      dispatch_cpu(
+      dispatch(
           "relu backward", gy,
           [&] {
-            kc::relu_backward_fast(gy.numel(), saved_y.data<float>(), gy.data<float>(),
-                                   gx.data<float>());
+            kc::relu_backward_fast(gy.numel(), saved_y.device_data<float>(),
+                                   gy.device_data<float>(), gx.device_data<float>());
           },
           [&](auto t) {
             using T = decltype(t);
-            kc::relu_backward_reference<T>(gy.numel(), saved_y.data<T>(), gy.data<T>(),
-                                           gx.data<T>());
+            kc::relu_backward_reference<T>(gy.numel(), saved_y.device_data<T>(),
+                                           gy.device_data<T>(), gx.device_data<T>());
+          },
+          [&] {
+            kcu::relu_backward(gy.numel(), saved_y.device_data<float>(), gy.device_data<float>(),
+                               gx.device_data<float>());
           });
       return std::vector<Tensor>{gx};
     });
@@ -99,12 +129,13 @@ Tensor relu(const Tensor& x) {
 Tensor sum(const Tensor& a) {
   check_floating("sum", a);
   double total = 0;
-  dispatch_cpu(
-      "sum", a, [&] { total = kc::sum_fast(a.numel(), a.data<float>()); },
+  dispatch(
+      "sum", a, [&] { total = kc::sum_fast(a.numel(), a.device_data<float>()); },
       [&](auto t) {
         using T = decltype(t);
-        total = kc::sum_reference<T>(a.numel(), a.data<T>());
-      });
+        total = kc::sum_reference<T>(a.numel(), a.device_data<T>());
+      },
+      [&] { total = kcu::sum(a.numel(), a.device_data<float>()); });
   Tensor y = Tensor::full(Shape{}, total, a.dtype(), a.device());
   if (should_record({&a})) {
     const Shape shape = a.shape();
@@ -122,13 +153,14 @@ Tensor mean(const Tensor& a) {
 
 void accumulate_(Tensor& dst, const Tensor& src) {
   check_binary("accumulate", dst, src);
-  dispatch_cpu(
+  dispatch(
       "accumulate", dst,
-      [&] { kc::axpy_fast(dst.numel(), 1.f, src.data<float>(), dst.data<float>()); },
+      [&] { kc::axpy_fast(dst.numel(), 1.f, src.device_data<float>(), dst.device_data<float>()); },
       [&](auto t) {
         using T = decltype(t);
-        kc::axpy_reference<T>(dst.numel(), T(1), src.data<T>(), dst.data<T>());
-      });
+        kc::axpy_reference<T>(dst.numel(), T(1), src.device_data<T>(), dst.device_data<T>());
+      },
+      [&] { kcu::axpy(dst.numel(), 1.f, src.device_data<float>(), dst.device_data<float>()); });
 }
 
 }  // namespace kiln

@@ -1,6 +1,7 @@
 // Differentiable functions: Kiln's public ops. Each checks shapes and dtypes once, then calls the
 // kernel for the tensor's device (see dispatch.h), and records its backward for autograd.
-// Activations are NCHW; conv weights OIHW (K, C, R, S); dense weights (in, out) as Keras keeps them.
+// Activations are NCHW; conv weights OIHW (K, C, R, S); dense weights (in, out) as Keras keeps
+// them.
 #pragma once
 
 #include <cstdint>

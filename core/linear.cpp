@@ -1,12 +1,14 @@
 // linear: the Dense layer's matrix product plus bias.
+#include "kernels/linear.h"
+
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/functions.h"
-#include "kernels/linear.h"
 
 namespace kiln {
 
 namespace kc = kernels::cpu;
+namespace kcu = kernels::cuda;
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   check_floating("linear", x);
@@ -24,16 +26,20 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
                w.shape(), " (expected [", n, "])");
   }
   Tensor y = Tensor::empty(Shape{m, n}, x.dtype(), x.device());
-  dispatch_cpu(
+  dispatch(
       "linear", x,
       [&] {
-        kc::linear_forward_blas(m, k, n, x.data<float>(), w.data<float>(),
-                                has_b ? b.data<float>() : nullptr, y.data<float>());
+        kc::linear_forward_blas(m, k, n, x.device_data<float>(), w.device_data<float>(),
+                                has_b ? b.device_data<float>() : nullptr, y.device_data<float>());
       },
       [&](auto t) {
         using T = decltype(t);
-        kc::linear_forward_reference<T>(m, k, n, x.data<T>(), w.data<T>(),
-                                        has_b ? b.data<T>() : nullptr, y.data<T>());
+        kc::linear_forward_reference<T>(m, k, n, x.device_data<T>(), w.device_data<T>(),
+                                        has_b ? b.device_data<T>() : nullptr, y.device_data<T>());
+      },
+      [&] {
+        kcu::linear_forward(m, k, n, x.device_data<float>(), w.device_data<float>(),
+                            has_b ? b.device_data<float>() : nullptr, y.device_data<float>());
       });
   if (!should_record({&x, &w, &b})) return y;
 
@@ -48,28 +54,40 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
       gw = Tensor::empty(Shape{k, n}, gy.dtype(), gy.device());
       if (has_b) gb = Tensor::empty(Shape{n}, gy.dtype(), gy.device());
     }
-    dispatch_cpu(
+    dispatch(
         "linear backward", gy,
         [&] {
           if (need_x) {
-            kc::linear_backward_data_blas(m, k, n, gy.data<float>(), sw.data<float>(),
-                                          gx.data<float>());
+            kc::linear_backward_data_blas(m, k, n, gy.device_data<float>(), sw.device_data<float>(),
+                                          gx.device_data<float>());
           }
           if (need_w || need_b) {
-            kc::linear_backward_weight_blas(m, k, n, sx.data<float>(), gy.data<float>(),
-                                            gw.data<float>(),
-                                            has_b ? gb.data<float>() : nullptr);
+            kc::linear_backward_weight_blas(m, k, n, sx.device_data<float>(),
+                                            gy.device_data<float>(), gw.device_data<float>(),
+                                            has_b ? gb.device_data<float>() : nullptr);
           }
         },
         [&](auto t) {
           using T = decltype(t);
           if (need_x) {
-            kc::linear_backward_data_reference<T>(m, k, n, gy.data<T>(), sw.data<T>(),
-                                                  gx.data<T>());
+            kc::linear_backward_data_reference<T>(m, k, n, gy.device_data<T>(), sw.device_data<T>(),
+                                                  gx.device_data<T>());
           }
           if (need_w || need_b) {
-            kc::linear_backward_weight_reference<T>(m, k, n, sx.data<T>(), gy.data<T>(),
-                                                    gw.data<T>(), has_b ? gb.data<T>() : nullptr);
+            kc::linear_backward_weight_reference<T>(m, k, n, sx.device_data<T>(),
+                                                    gy.device_data<T>(), gw.device_data<T>(),
+                                                    has_b ? gb.device_data<T>() : nullptr);
+          }
+        },
+        [&] {
+          if (need_x) {
+            kcu::linear_backward_data(m, k, n, gy.device_data<float>(), sw.device_data<float>(),
+                                      gx.device_data<float>());
+          }
+          if (need_w || need_b) {
+            kcu::linear_backward_weight(m, k, n, sx.device_data<float>(), gy.device_data<float>(),
+                                        gw.device_data<float>(),
+                                        has_b ? gb.device_data<float>() : nullptr);
           }
         });
     return std::vector<Tensor>{gx, need_w ? gw : Tensor(), need_b ? gb : Tensor()};

@@ -1,12 +1,14 @@
 // softmax_cross_entropy and softmax.
+#include "kernels/loss.h"
+
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/functions.h"
-#include "kernels/loss.h"
 
 namespace kiln {
 
 namespace kc = kernels::cpu;
+namespace kcu = kernels::cuda;
 
 namespace {
 // Checks targets against logits (N,K); returns true for class-index targets.
@@ -15,8 +17,6 @@ bool check_targets(const Tensor& logits, const Tensor& targets) {
   if (targets.dtype() == DType::Int32) {
     KILN_CHECK(targets.shape() == Shape({n}), "softmax_cross_entropy: class-index targets ",
                targets.shape(), " do not match logits ", logits.shape(), " (expected [", n, "])");
-    KILN_CHECK(targets.device() == Device::CPU || targets.device() == logits.device(),
-               "softmax_cross_entropy: targets and logits are on different devices");
     const std::vector<std::int32_t> labels = targets.to_vector<std::int32_t>();
     for (std::int64_t i = 0; i < n; ++i) {
       KILN_CHECK(labels[i] >= 0 && labels[i] < k, "softmax_cross_entropy: target ", i, " is class ",
@@ -31,26 +31,38 @@ bool check_targets(const Tensor& logits, const Tensor& targets) {
 }
 }  // namespace
 
-Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& targets) {
+Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& given_targets) {
   check_floating("softmax_cross_entropy", logits);
+  // Class indices are data, often made on the host: they follow the logits to their device.
+  const Tensor targets =
+      given_targets.dtype() == DType::Int32 && given_targets.device() != logits.device()
+          ? given_targets.to(logits.device())
+          : given_targets;
   KILN_CHECK(logits.shape().rank() == 2 && logits.shape()[0] > 0,
              "softmax_cross_entropy: logits must be (batch, classes), got ", logits.shape());
   const bool labels = check_targets(logits, targets);
   const std::int64_t n = logits.shape()[0], k = logits.shape()[1];
   Tensor probs = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
   double loss = 0;
-  dispatch_cpu(
+  dispatch(
       "softmax_cross_entropy", logits,
       [&] {
         loss = kc::softmax_cross_entropy_forward_fast(
-            n, k, logits.data<float>(), labels ? targets.data<std::int32_t>() : nullptr,
-            labels ? nullptr : targets.data<float>(), probs.data<float>());
+            n, k, logits.device_data<float>(),
+            labels ? targets.device_data<std::int32_t>() : nullptr,
+            labels ? nullptr : targets.device_data<float>(), probs.device_data<float>());
       },
       [&](auto t) {
         using T = decltype(t);
         loss = kc::softmax_cross_entropy_forward_reference<T>(
-            n, k, logits.data<T>(), labels ? targets.data<std::int32_t>() : nullptr,
-            labels ? nullptr : targets.data<T>(), probs.data<T>());
+            n, k, logits.device_data<T>(), labels ? targets.device_data<std::int32_t>() : nullptr,
+            labels ? nullptr : targets.device_data<T>(), probs.device_data<T>());
+      },
+      [&] {
+        loss = kcu::softmax_cross_entropy_forward(
+            n, k, logits.device_data<float>(),
+            labels ? targets.device_data<std::int32_t>() : nullptr,
+            labels ? nullptr : targets.device_data<float>(), probs.device_data<float>());
       });
   Tensor y = Tensor::full(Shape{}, loss, logits.dtype(), logits.device());
   if (should_record({&logits})) {
@@ -59,22 +71,29 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& targets) {
            [probs, saved_targets, labels, n, k](const Tensor& gy) {
              Tensor g = Tensor::empty(probs.shape(), probs.dtype(), probs.device());
              const double scale = gy.item() / static_cast<double>(n);
-             dispatch_cpu(
+             dispatch(
                  "softmax_cross_entropy backward", probs,
                  [&] {
                    kc::softmax_cross_entropy_backward_fast(
-                       n, k, probs.data<float>(),
-                       labels ? saved_targets.data<std::int32_t>() : nullptr,
-                       labels ? nullptr : saved_targets.data<float>(),
-                       static_cast<float>(scale), g.data<float>());
+                       n, k, probs.device_data<float>(),
+                       labels ? saved_targets.device_data<std::int32_t>() : nullptr,
+                       labels ? nullptr : saved_targets.device_data<float>(),
+                       static_cast<float>(scale), g.device_data<float>());
                  },
                  [&](auto t) {
                    using T = decltype(t);
                    kc::softmax_cross_entropy_backward_reference<T>(
-                       n, k, probs.data<T>(),
-                       labels ? saved_targets.data<std::int32_t>() : nullptr,
-                       labels ? nullptr : saved_targets.data<T>(), static_cast<T>(scale),
-                       g.data<T>());
+                       n, k, probs.device_data<T>(),
+                       labels ? saved_targets.device_data<std::int32_t>() : nullptr,
+                       labels ? nullptr : saved_targets.device_data<T>(), static_cast<T>(scale),
+                       g.device_data<T>());
+                 },
+                 [&] {
+                   kcu::softmax_cross_entropy_backward(
+                       n, k, probs.device_data<float>(),
+                       labels ? saved_targets.device_data<std::int32_t>() : nullptr,
+                       labels ? nullptr : saved_targets.device_data<float>(),
+                       static_cast<float>(scale), g.device_data<float>());
                  });
              // NOTE: no gradient flows to the targets (they are data, not parameters).
              return std::vector<Tensor>{g, Tensor()};
@@ -89,19 +108,26 @@ Tensor softmax(const Tensor& logits) {
              logits.shape());
   const std::int64_t n = logits.shape()[0], k = logits.shape()[1];
   // Softmax is the probabilities half of the loss kernel; the uniform target is ignored.
-  Tensor uniform = Tensor::full(logits.shape(), 1.0 / static_cast<double>(k), logits.dtype(),
-                                logits.device());
+  Tensor uniform =
+      Tensor::full(logits.shape(), 1.0 / static_cast<double>(k), logits.dtype(), logits.device());
   Tensor probs = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
-  dispatch_cpu(
+  dispatch(
       "softmax", logits,
       [&] {
-        kc::softmax_cross_entropy_forward_fast(n, k, logits.data<float>(), nullptr,
-                                               uniform.data<float>(), probs.data<float>());
+        kc::softmax_cross_entropy_forward_fast(n, k, logits.device_data<float>(), nullptr,
+                                               uniform.device_data<float>(),
+                                               probs.device_data<float>());
       },
       [&](auto t) {
         using T = decltype(t);
-        kc::softmax_cross_entropy_forward_reference<T>(n, k, logits.data<T>(), nullptr,
-                                                       uniform.data<T>(), probs.data<T>());
+        kc::softmax_cross_entropy_forward_reference<T>(n, k, logits.device_data<T>(), nullptr,
+                                                       uniform.device_data<T>(),
+                                                       probs.device_data<T>());
+      },
+      [&] {
+        kcu::softmax_cross_entropy_forward(n, k, logits.device_data<float>(), nullptr,
+                                           uniform.device_data<float>(),
+                                           probs.device_data<float>());
       });
   return probs;
 }

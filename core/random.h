@@ -13,8 +13,8 @@ class Generator {
   explicit Generator(std::uint64_t seed = 0) : seed_(seed) {}
 
   std::uint64_t next_u64();
-  double uniform();                          // [0, 1)
-  double uniform(double lo, double hi);      // [lo, hi)
+  double uniform();                           // [0, 1)
+  double uniform(double lo, double hi);       // [lo, hi)
   double normal(double mean, double stddev);  // Box-Muller
   // Hands out n numbers [offset, offset + n) for a kernel to draw itself; returns offset.
   std::uint64_t reserve(std::uint64_t n);

@@ -25,8 +25,8 @@ Tensor reshape(const Tensor& x, std::vector<std::int64_t> dims) {
     }
   }
   if (inferred >= 0) {
-    KILN_CHECK(known > 0 && x.numel() % known == 0, "reshape: cannot reshape ", x.shape(),
-               " to ", asked);
+    KILN_CHECK(known > 0 && x.numel() % known == 0, "reshape: cannot reshape ", x.shape(), " to ",
+               asked);
     dims[inferred] = x.numel() / known;
   }
   const Shape target(dims);

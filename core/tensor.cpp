@@ -14,8 +14,8 @@ std::shared_ptr<TensorImpl> make_impl(const Shape& shape, DType dtype, Device de
   auto impl = std::make_shared<TensorImpl>();
   impl->shape = shape;
   impl->dtype = dtype;
-  impl->storage =
-      std::make_shared<Storage>(static_cast<std::size_t>(shape.numel()) * dtype_size(dtype), device);
+  impl->storage = std::make_shared<Storage>(
+      static_cast<std::size_t>(shape.numel()) * dtype_size(dtype), device);
   return impl;
 }
 
@@ -23,9 +23,15 @@ std::shared_ptr<TensorImpl> make_impl(const Shape& shape, DType dtype, Device de
 template <typename F>
 void visit_host(Tensor& t, F&& f) {
   switch (t.dtype()) {
-    case DType::Float32: f(t.data<float>()); break;
-    case DType::Float64: f(t.data<double>()); break;
-    case DType::Int32: f(t.data<std::int32_t>()); break;
+    case DType::Float32:
+      f(t.data<float>());
+      break;
+    case DType::Float64:
+      f(t.data<double>());
+      break;
+    case DType::Int32:
+      f(t.data<std::int32_t>());
+      break;
   }
 }
 
@@ -74,8 +80,7 @@ Tensor Tensor::uniform(const Shape& shape, double lo, double hi, Generator& gen,
   return t;
 }
 
-Tensor Tensor::normal(const Shape& shape, double mean, double stddev, Generator& gen,
-                      DType dtype) {
+Tensor Tensor::normal(const Shape& shape, double mean, double stddev, Generator& gen, DType dtype) {
   Tensor t = empty(shape, dtype);
   visit_host(t, [&](auto* p) {
     using T = std::remove_pointer_t<decltype(p)>;
@@ -134,6 +139,24 @@ template std::int32_t* Tensor::data<std::int32_t>();
 template const float* Tensor::data<float>() const;
 template const double* Tensor::data<double>() const;
 template const std::int32_t* Tensor::data<std::int32_t>() const;
+
+template <typename T>
+T* Tensor::device_data() {
+  check_defined("device_data");
+  KILN_CHECK(impl_->dtype == dtype_of<T>(), "Tensor::device_data: tensor ", shape(), " is ",
+             dtype(), ", asked for ", dtype_name(dtype_of<T>()));
+  return static_cast<T*>(impl_->storage->data());
+}
+template <typename T>
+const T* Tensor::device_data() const {
+  return const_cast<Tensor*>(this)->device_data<T>();
+}
+template float* Tensor::device_data<float>();
+template double* Tensor::device_data<double>();
+template std::int32_t* Tensor::device_data<std::int32_t>();
+template const float* Tensor::device_data<float>() const;
+template const double* Tensor::device_data<double>() const;
+template const std::int32_t* Tensor::device_data<std::int32_t>() const;
 
 void* Tensor::raw_data() {
   check_defined("raw_data");

@@ -23,11 +23,14 @@ class Tensor {
   Tensor() = default;  // undefined: no storage, used for "no gradient" and optional arguments
 
   // Factories. Contents of empty() are unspecified.
-  static Tensor empty(const Shape& shape, DType dtype = DType::Float32, Device device = Device::CPU);
-  static Tensor zeros(const Shape& shape, DType dtype = DType::Float32, Device device = Device::CPU);
+  static Tensor empty(const Shape& shape, DType dtype = DType::Float32,
+                      Device device = Device::CPU);
+  static Tensor zeros(const Shape& shape, DType dtype = DType::Float32,
+                      Device device = Device::CPU);
   static Tensor full(const Shape& shape, double value, DType dtype = DType::Float32,
                      Device device = Device::CPU);
-  static Tensor ones(const Shape& shape, DType dtype = DType::Float32, Device device = Device::CPU) {
+  static Tensor ones(const Shape& shape, DType dtype = DType::Float32,
+                     Device device = Device::CPU) {
     return full(shape, 1.0, dtype, device);
   }
   static Tensor uniform(const Shape& shape, double lo, double hi, Generator& gen,
@@ -51,6 +54,11 @@ class Tensor {
   T* data();
   template <typename T>
   const T* data() const;
+  // Typed pointer on the tensor's own device (a device pointer for cuda): for kernel calls.
+  template <typename T>
+  T* device_data();
+  template <typename T>
+  const T* device_data() const;
   void* raw_data();  // any device, any dtype: for kernels
   const void* raw_data() const;
 

@@ -1,9 +1,9 @@
 #include "data/augment.h"
 
-#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
+#include "kernels/affine_sample.h"
 
 namespace kiln {
 
@@ -43,32 +43,18 @@ AffineParams draw_affine(const AugmentOptions& options, int h, int w, Generator&
 
 void apply_affine(const std::uint8_t* src, int h, int w, int c, const AffineParams& params,
                   float* dst) {
-  // Double precision: at 90 degrees cos(theta) is 6e-17, not 0, and the sampling positions must
-  // still land within rounding of whole pixels so the result rounds back to exact pixel values.
-  const double cos_t = std::cos(params.theta), sin_t = std::sin(params.theta);
-  const double ox = w / 2.0 - 0.5, oy = h / 2.0 - 0.5;
+  // The per-pixel math lives in kernels/affine_sample.h, shared with the CUDA augmentation kernel
+  // so both devices sample the same positions. Double precision: at 90 degrees cos(theta) is
+  // 6e-17, not 0, and the sampling positions must still land within rounding of whole pixels so
+  // the result rounds back to exact pixel values.
+  const kernels::AffineSampling a = kernels::make_affine_sampling(
+      params.theta, params.tx, params.ty, params.zx, params.zy, params.flip);
   for (int y = 0; y < h; ++y) {
     for (int x = 0; x < w; ++x) {
-      const double zx = params.zx * (x - ox) + params.tx;
-      const double zy = params.zy * (y - oy) + params.ty;
-      // fill_mode "nearest": clamping the coordinate repeats the edge pixel outward, and bilinear
-      // sampling between two copies of the edge gives the edge value, as scipy's mode does.
-      const double sx = std::clamp(ox + cos_t * zx - sin_t * zy, 0.0, w - 1.0);
-      const double sy = std::clamp(oy + sin_t * zx + cos_t * zy, 0.0, h - 1.0);
-      const int x0 = static_cast<int>(sx), y0 = static_cast<int>(sy);  // >= 0: floor
-      const int x1 = std::min(x0 + 1, w - 1), y1 = std::min(y0 + 1, h - 1);
-      const double fx = sx - x0, fy = sy - y0;
-      const std::uint8_t* p00 = src + (static_cast<std::size_t>(y0) * w + x0) * c;
-      const std::uint8_t* p01 = src + (static_cast<std::size_t>(y0) * w + x1) * c;
-      const std::uint8_t* p10 = src + (static_cast<std::size_t>(y1) * w + x0) * c;
-      const std::uint8_t* p11 = src + (static_cast<std::size_t>(y1) * w + x1) * c;
-      const int out_x = params.flip ? w - 1 - x : x;
+      const kernels::BilinearTap tap = kernels::affine_source(a, h, w, x, y);
+      const int out_x = kernels::flipped_column(params.flip, w, x);
       float* out = dst + (static_cast<std::size_t>(y) * w + out_x) * c;
-      for (int ch = 0; ch < c; ++ch) {
-        const double top = p00[ch] + fx * (p01[ch] - p00[ch]);
-        const double bottom = p10[ch] + fx * (p11[ch] - p10[ch]);
-        out[ch] = static_cast<float>(top + fy * (bottom - top));
-      }
+      for (int ch = 0; ch < c; ++ch) out[ch] = kernels::bilinear_sample(src, w, c, tap, ch);
     }
   }
 }

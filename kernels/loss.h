@@ -30,8 +30,8 @@ void softmax_cross_entropy_backward_fast(std::int64_t n, std::int64_t k, const f
 
 }  // namespace kiln::kernels::cpu
 
-// CUDA twins: one fused kernel per direction (a block per row). labels/target_probs are device
-// pointers; the forward returns the mean loss to the host (it synchronises).
+// CUDA twins: a fused forward (a block per row) and an elementwise backward. labels and
+// target_probs are device pointers; the forward returns the mean loss to the host (it syncs).
 namespace kiln::kernels::cuda {
 double softmax_cross_entropy_forward(std::int64_t n, std::int64_t k, const float* logits,
                                      const std::int32_t* labels, const float* target_probs,

@@ -47,17 +47,44 @@ void Adam::set_moments(std::size_t i, const Tensor& m, const Tensor& v) {
   v_[i] = v.defined() ? v.to(p.device()) : Tensor();
 }
 
-void Adam::update(std::size_t i, Tensor& param, const Tensor& grad) {
-  if (param.device() != Device::CPU) no_kernel("adam", param);
+void Adam::ensure_moments(std::size_t i) {
+  const Tensor& param = params()[i];
   if (!m_[i].defined()) {
     m_[i] = Tensor::zeros(param.shape(), param.dtype(), param.device());
     v_[i] = Tensor::zeros(param.shape(), param.dtype(), param.device());
   }
-  KILN_CHECK(m_[i].dtype() == param.dtype(), "Adam: parameter ", i, " is now ", param.dtype(),
-             " but its moments are ", m_[i].dtype(), " (convert the model before the optimiser)");
+  KILN_CHECK(m_[i].dtype() == param.dtype() && m_[i].device() == param.device(), "Adam: parameter ",
+             i, " is now ", param.dtype(), " on ", param.device(), " but its moments are ",
+             m_[i].dtype(), " on ", m_[i].device(), " (convert the model before the optimiser)");
+}
+
+void Adam::update_all(const std::vector<std::size_t>& ready) {
+  bool all_cuda = !ready.empty();
+  for (std::size_t i : ready)
+    all_cuda =
+        all_cuda && params()[i].device() == Device::CUDA && params()[i].dtype() == DType::Float32;
+  if (!all_cuda) {
+    Optimizer::update_all(ready);
+    return;
+  }
+  // One launch for every tensor: VGG16's 32 parameter tensors would otherwise be 32 launches.
+  std::vector<kk::cuda::AdamTensor> table;
+  for (std::size_t i : ready) {
+    ensure_moments(i);
+    Tensor param = params()[i];
+    const Tensor grad = param.grad();
+    table.push_back({param.numel(), grad.device_data<float>(), m_[i].device_data<float>(),
+                     v_[i].device_data<float>(), param.device_data<float>()});
+  }
+  kk::cuda::adam_update_multi(table.data(), static_cast<std::int64_t>(table.size()),
+                              scalars(step_count() + 1));
+}
+
+void Adam::update(std::size_t i, Tensor& param, const Tensor& grad) {
+  ensure_moments(i);
   const kk::AdamScalars s = scalars(step_count() + 1);
   Tensor &m = m_[i], &v = v_[i];
-  dispatch_cpu(
+  dispatch(
       "adam", param,
       [&] {
         kk::cpu::adam_update_fast(param.numel(), s, grad.data<float>(), m.data<float>(),
@@ -67,6 +94,10 @@ void Adam::update(std::size_t i, Tensor& param, const Tensor& grad) {
         using T = decltype(t);
         kk::cpu::adam_update_reference<T>(param.numel(), s, grad.data<T>(), m.data<T>(),
                                           v.data<T>(), param.data<T>());
+      },
+      [&] {
+        kk::cuda::adam_update(param.numel(), s, grad.device_data<float>(), m.device_data<float>(),
+                              v.device_data<float>(), param.device_data<float>());
       });
 }
 

@@ -40,9 +40,11 @@ class Adam : public Optimizer {
 
  protected:
   void update(std::size_t index, Tensor& param, const Tensor& grad) override;
+  void update_all(const std::vector<std::size_t>& ready) override;
 
  private:
   AdamOptions options_;
+  void ensure_moments(std::size_t i);
   std::vector<Tensor> m_;  // per parameter: its shape, or undefined
   std::vector<Tensor> v_;  // per parameter: its shape, or undefined
 };

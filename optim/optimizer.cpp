@@ -29,6 +29,7 @@ void Optimizer::set_step_count(std::int64_t steps) {
 
 void Optimizer::step() {
   NoGradGuard no_grad;  // updates are not part of any graph
+  std::vector<std::size_t> ready;
   for (std::size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];
     const Tensor g = p.grad();
@@ -36,9 +37,14 @@ void Optimizer::step() {
     KILN_CHECK(g.shape() == p.shape() && g.dtype() == p.dtype() && g.device() == p.device(),
                "Optimizer: gradient ", g.shape(), " ", g.dtype(), " on ", g.device(),
                " does not match parameter ", i, " ", p.shape(), " ", p.dtype(), " on ", p.device());
-    update(i, p, g);
+    ready.push_back(i);
   }
+  update_all(ready);
   ++step_count_;
+}
+
+void Optimizer::update_all(const std::vector<std::size_t>& ready) {
+  for (std::size_t i : ready) update(i, params_[i], params_[i].grad());
 }
 
 void Optimizer::zero_grad() {

@@ -34,6 +34,9 @@ class Optimizer {
   // Updates params()[index] from grad (same shape, dtype and device, checked), for step
   // t = step_count() + 1.
   virtual void update(std::size_t index, Tensor& param, const Tensor& grad) = 0;
+  // Updates every params()[i] for i in `ready` (those with a checked gradient). The default calls
+  // update() for each; an optimiser may fuse them (Adam on CUDA: one launch for all tensors).
+  virtual void update_all(const std::vector<std::size_t>& ready);
 
  private:
   std::vector<Tensor> params_;

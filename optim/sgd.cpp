@@ -34,7 +34,6 @@ void Sgd::set_momentum_buffer(std::size_t i, const Tensor& buffer) {
 }
 
 void Sgd::update(std::size_t i, Tensor& param, const Tensor& grad) {
-  if (param.device() != Device::CPU) no_kernel("sgd", param);
   // A zero buffer makes the first step buf = g, as PyTorch's clone of the first gradient does.
   if (options_.momentum != 0 && !buffers_[i].defined()) {
     buffers_[i] = Tensor::zeros(param.shape(), param.dtype(), param.device());
@@ -43,7 +42,7 @@ void Sgd::update(std::size_t i, Tensor& param, const Tensor& grad) {
   KILN_CHECK(!buf.defined() || buf.dtype() == param.dtype(), "Sgd: parameter ", i, " is now ",
              param.dtype(), " but its momentum buffer is ", buf.dtype());
   const kk::SgdScalars s = scalars();
-  dispatch_cpu(
+  dispatch(
       "sgd", param,
       [&] {
         kk::cpu::sgd_update_fast(param.numel(), s, grad.data<float>(),
@@ -53,6 +52,11 @@ void Sgd::update(std::size_t i, Tensor& param, const Tensor& grad) {
         using T = decltype(t);
         kk::cpu::sgd_update_reference<T>(param.numel(), s, grad.data<T>(),
                                          buf.defined() ? buf.data<T>() : nullptr, param.data<T>());
+      },
+      [&] {
+        kk::cuda::sgd_update(param.numel(), s, grad.device_data<float>(),
+                             buf.defined() ? buf.device_data<float>() : nullptr,
+                             param.device_data<float>());
       });
 }
 
