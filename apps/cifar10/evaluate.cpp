@@ -1,0 +1,149 @@
+#include "apps/cifar10/evaluate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+
+#include "apps/cifar10/commands.h"
+#include "apps/cifar10/dataset_source.h"
+#include "apps/cifar10/model_file.h"
+#include "core/autograd.h"
+#include "core/functions.h"
+#include "data/loader.h"
+
+namespace kiln::app {
+
+std::vector<std::int64_t> argmax_rows(const std::vector<float>& values, std::int64_t k) {
+  std::vector<std::int64_t> out(values.size() / static_cast<std::size_t>(k));
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const float* row = values.data() + i * static_cast<std::size_t>(k);
+    out[i] = std::max_element(row, row + k) - row;
+  }
+  return out;
+}
+
+Evaluation evaluate_dataset(Module& model, const ImageDataset& data, std::int64_t batch_size,
+                            std::int64_t classes) {
+  Evaluation e;
+  e.classes = classes;
+  e.confusion.assign(static_cast<std::size_t>(classes * classes), 0);
+  model.eval();
+  if (data.empty()) {
+    e.loss = e.accuracy = std::numeric_limits<double>::quiet_NaN();
+    return e;
+  }
+  for (const std::int32_t label : data.labels) {
+    KILN_CHECK(label < classes, "evaluate: the data has label ", label, " but the model predicts ",
+               classes, " classes");
+  }
+  NoGradGuard no_grad;
+  LoaderOptions options;
+  options.batch_size = batch_size;
+  options.shuffle = false;
+  BatchLoader loader(data, options);
+  loader.start_epoch(0);
+  double loss_sum = 0;
+  std::int64_t correct = 0;
+  while (auto batch = loader.next()) {
+    const Tensor logits = model(batch->images);
+    const std::int64_t b = batch->labels.numel();
+    loss_sum += softmax_cross_entropy(logits, batch->labels).item() * static_cast<double>(b);
+    const std::vector<std::int64_t> pred = argmax_rows(logits.to_vector<float>(), classes);
+    const std::vector<std::int32_t> labels = batch->labels.to_vector<std::int32_t>();
+    for (std::size_t i = 0; i < pred.size(); ++i) {
+      correct += pred[i] == labels[i];
+      ++e.confusion[static_cast<std::size_t>(labels[i] * classes + pred[i])];
+    }
+    e.n += b;
+  }
+  e.loss = loss_sum / static_cast<double>(e.n);
+  e.accuracy = static_cast<double>(correct) / static_cast<double>(e.n);
+  return e;
+}
+
+std::string format_evaluation_details(const Evaluation& e, const std::vector<std::string>& names) {
+  std::size_t width = 5;
+  for (const std::string& n : names) width = std::max(width, n.size());
+  std::string out = "per-class accuracy:\n";
+  char buf[256];
+  for (std::int64_t k = 0; k < e.classes; ++k) {
+    std::int64_t total = 0;
+    for (std::int64_t p = 0; p < e.classes; ++p) total += e.confusion[k * e.classes + p];
+    const std::int64_t hit = e.confusion[k * e.classes + k];
+    if (total > 0) {
+      std::snprintf(buf, sizeof buf, "  %-*s  %.4f  (%lld/%lld)\n", static_cast<int>(width),
+                    names[k].c_str(), static_cast<double>(hit) / static_cast<double>(total),
+                    static_cast<long long>(hit), static_cast<long long>(total));
+    } else {
+      std::snprintf(buf, sizeof buf, "  %-*s       -  (0/0)\n", static_cast<int>(width),
+                    names[k].c_str());
+    }
+    out += buf;
+  }
+  out += "confusion matrix (rows: true class, columns: predicted class):\n";
+  out += "  " + std::string(width, ' ');
+  for (std::int64_t p = 0; p < e.classes; ++p) {
+    std::snprintf(buf, sizeof buf, " %5lld", static_cast<long long>(p));
+    out += buf;
+  }
+  out += "\n";
+  for (std::int64_t k = 0; k < e.classes; ++k) {
+    std::snprintf(buf, sizeof buf, "  %-*s", static_cast<int>(width), names[k].c_str());
+    out += buf;
+    for (std::int64_t p = 0; p < e.classes; ++p) {
+      std::snprintf(buf, sizeof buf, " %5lld",
+                    static_cast<long long>(e.confusion[k * e.classes + p]));
+      out += buf;
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+int run_evaluate(const EvaluateOptions& o) {
+  const LoadedModel m = load_model_file(o.model);
+  // The validation split must be the one train carved: same seed and fraction, from the file.
+  std::uint64_t seed = o.common.seed;
+  double val_split = o.val_split;
+  if (!o.common.seed_given && m.facts.count("seed")) {
+    seed = std::strtoull(m.facts.at("seed").c_str(), nullptr, 10);
+  }
+  if (!o.val_split_given && m.facts.count("val_split")) {
+    val_split = std::strtod(m.facts.at("val_split").c_str(), nullptr);
+  }
+
+  std::string description;
+  DatasetSplits splits = read_data_source(o.data, m.config.image_size, &description);
+  std::string split = o.split;
+  if (split == "auto") split = splits.test.empty() ? "val" : "test";
+  ImageDataset data;
+  if (split == "test") {
+    KILN_CHECK(!splits.test.empty(), o.data, " has no test split; use --split val");
+    data = std::move(splits.test);
+  } else if (split == "val") {
+    data = carve_validation(splits.train, val_split, seed).validation;
+  } else {
+    data = std::move(splits.train);
+  }
+  if (o.limit > 0 && o.limit < data.n) {
+    data.n = o.limit;
+    data.images.resize(static_cast<std::size_t>(data.n * data.image_size()));
+    data.labels.resize(static_cast<std::size_t>(data.n));
+  }
+  std::printf("model     %s (VGG16, head dense %lld -> dense_1 %lld, %lldx%lld input)\n",
+              o.model.c_str(), static_cast<long long>(m.config.hidden),
+              static_cast<long long>(m.config.classes), static_cast<long long>(m.config.image_size),
+              static_cast<long long>(m.config.image_size));
+  std::printf("data      %s split of %s: %lld images\n", split.c_str(), description.c_str(),
+              static_cast<long long>(data.n));
+  std::fflush(stdout);
+  const Evaluation e = evaluate_dataset(*m.model, data, o.batch_size, m.config.classes);
+  const auto correct = static_cast<long long>(std::llround(e.accuracy * static_cast<double>(e.n)));
+  std::printf("loss      %.4f\naccuracy  %.4f (%lld/%lld)\n\n%s", e.loss, e.accuracy, correct,
+              static_cast<long long>(e.n), format_evaluation_details(e, m.class_names).c_str());
+  return 0;
+}
+
+}  // namespace kiln::app

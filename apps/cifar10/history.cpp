@@ -1,0 +1,65 @@
+#include "apps/cifar10/history.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+#include "apps/cifar10/text_file.h"
+#include "core/error.h"
+
+namespace kiln::app {
+
+const char* const kHistoryHeader =
+    "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,images_per_second";
+
+std::string format_history(const std::vector<EpochRecord>& rows) {
+  std::string out = std::string(kHistoryHeader) + "\n";
+  char line[512];
+  for (const EpochRecord& r : rows) {
+    std::snprintf(line, sizeof line, "%lld,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f,%.2f\n",
+                  static_cast<long long>(r.epoch), r.loss, r.accuracy, r.val_loss, r.val_accuracy,
+                  r.learning_rate, r.seconds, r.images_per_second);
+    out += line;
+  }
+  return out;
+}
+
+std::vector<EpochRecord> parse_history(const std::string& text, const std::string& path) {
+  std::vector<EpochRecord> rows;
+  std::istringstream in(text);
+  std::string line;
+  std::int64_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty() || line.rfind("epoch", 0) == 0) continue;  // blank or header
+    std::vector<double> v;
+    std::istringstream fields(line);
+    std::string field;
+    while (std::getline(fields, field, ',')) {
+      char* end = nullptr;
+      v.push_back(std::strtod(field.c_str(), &end));
+      KILN_CHECK(!field.empty() && *end == '\0', path, ": line ", line_no, ": '", field,
+                 "' is not a number");
+    }
+    KILN_CHECK(v.size() == 8, path, ": line ", line_no, " has ", v.size(), " fields, expected 8");
+    rows.push_back({static_cast<std::int64_t>(v[0]), v[1], v[2], v[3], v[4], v[5], v[6], v[7]});
+  }
+  return rows;
+}
+
+void History::load(std::int64_t last_epoch) {
+  rows_.clear();
+  std::error_code ec;
+  if (!std::filesystem::exists(path_, ec)) return;
+  for (const EpochRecord& r : parse_history(read_text_file(path_), path_)) {
+    if (r.epoch <= last_epoch) rows_.push_back(r);
+  }
+}
+
+void History::append(const EpochRecord& row) {
+  rows_.push_back(row);
+  write_text_atomically(path_, format_history(rows_));
+}
+
+}  // namespace kiln::app

@@ -1,0 +1,95 @@
+// cifar10: train | evaluate | predict. Every failure ends here as ONE line on stderr,
+// "cifar10: <message>", with exit status 1 (2 for a usage error), never a core dump.
+#include <omp.h>
+
+#include <cstdio>
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "apps/cifar10/commands.h"
+#include "apps/cifar10/options.h"
+#include "core/error.h"
+
+namespace {
+
+using kiln::app::CommonOptions;
+using kiln::app::UsageError;
+
+int fail(const std::string& message, int status) {
+  // Readers name their format ("cifar10: data_batch_1.bin ..."); do not repeat the program's.
+  std::string line = message.rfind("cifar10: ", 0) == 0 ? message.substr(9) : message;
+  for (char& c : line) {
+    if (c == '\n' || c == '\r') c = ' ';  // one line, whatever a library put in its message
+  }
+  std::fflush(stdout);
+  std::fprintf(stderr, "cifar10: %s\n", line.c_str());
+  return status;
+}
+
+// --help, --device and --threads, which every command handles the same way. Returns -1 to go on.
+int apply_common(const CommonOptions& common, const std::string& usage) {
+  if (common.help) {
+    std::fputs(usage.c_str(), stdout);
+    return 0;
+  }
+  if (common.device == "cuda") {
+    return fail(
+        "--device cuda: the CUDA backend is not available yet (it lands with its own "
+        "issue); use --device cpu",
+        2);
+  }
+  if (common.threads > 0) omp_set_num_threads(common.threads);
+  return -1;
+}
+
+int dispatch(const std::string& command, const std::vector<std::string>& args) {
+  using namespace kiln::app;
+  if (command == "train") {
+    const TrainOptions o = parse_train_options(args);
+    const int early = apply_common(o.common, train_usage());
+    return early >= 0 ? early : run_train(o, args);
+  }
+  if (command == "evaluate") {
+    const EvaluateOptions o = parse_evaluate_options(args);
+    const int early = apply_common(o.common, evaluate_usage());
+    return early >= 0 ? early : run_evaluate(o);
+  }
+  if (command == "predict") {
+    const PredictOptions o = parse_predict_options(args);
+    const int early = apply_common(o.common, predict_usage());
+    return early >= 0 ? early : run_predict(o);
+  }
+  if (command == "-h" || command == "--help" || command == "help") {
+    std::fputs(program_usage().c_str(), stdout);
+    return 0;
+  }
+  throw UsageError("unknown command '" + command + "' (expected train, evaluate or predict)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(kiln::app::program_usage().c_str(), stderr);
+    return 2;
+  }
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  try {
+    return dispatch(argv[1], args);
+  } catch (const UsageError& e) {
+    const std::string command = argv[1];
+    const bool known = command == "train" || command == "evaluate" || command == "predict";
+    return fail(std::string(e.what()) + " (see cifar10 " + (known ? command + " " : "") + "--help)",
+                2);
+  } catch (const kiln::Error& e) {
+    return fail(e.what(), 1);
+  } catch (const std::bad_alloc&) {
+    return fail("out of memory", 1);
+  } catch (const std::exception& e) {
+    return fail(e.what(), 1);
+  } catch (...) {
+    return fail("unexpected error", 1);
+  }
+}

@@ -1,0 +1,205 @@
+#include "apps/cifar10/model_file.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "apps/cifar10/options.h"
+#include "core/error.h"
+#include "data/cifar10.h"
+#include "layers/vgg16.h"
+#include "weights/hdf5.h"
+#include "weights/keras_weights.h"
+#include "weights/model_weights.h"
+
+namespace kiln::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void collect(const std::shared_ptr<Module>& m, std::vector<std::shared_ptr<Module>>& out) {
+  if (m->children().empty()) out.push_back(m);
+  for (const auto& child : m->children()) collect(child, out);
+}
+
+std::string join(const std::vector<std::string>& names, std::size_t max = 100) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size() && i < max; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > max) out += ", ...";
+  return out.empty() ? "none" : out;
+}
+
+// The (in, out) kernel of a Dense layer in the file, or an error naming the file and layer.
+std::vector<std::int64_t> dense_kernel_shape(const KerasWeights& w, const std::string& layer,
+                                             const std::string& path) {
+  const KerasLayer* l = w.find(layer);
+  if (l == nullptr || l->weights.empty()) {
+    std::vector<std::string> names;
+    for (const KerasLayer& k : w.layers) names.push_back(k.name);
+    KILN_FAIL(path, ": no layer '", layer,
+              "' with weights, so no classifier head (not a file "
+              "cifar10 train or the Keras VGG16 recipe wrote?); its layers: ",
+              join(names, 20));
+  }
+  const std::vector<std::int64_t>& s = l->weights[0].shape;
+  KILN_CHECK(s.size() == 2 && s[0] > 0 && s[1] > 0, path, ": layer '", layer,
+             "' has a kernel of rank ", s.size(), ", expected a Dense kernel (in, out)");
+  return s;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> read_model_facts(const std::string& path,
+                                                    std::vector<std::string>* names_out) {
+  std::vector<std::string> class_names;
+  std::map<std::string, std::string> facts;
+  const H5File file = H5File::open_read(path);
+  const H5Group root = file.root();
+  for (const std::string& name : root.attribute_names()) {
+    if (name == "kiln_class_names") {
+      class_names = root.read_string_array_attribute(name);
+    } else if (name.rfind("kiln_", 0) == 0) {
+      facts[name.substr(5)] = root.read_string_attribute(name);
+    }
+  }
+  if (root.has_group("kiln_training")) {
+    const H5Group training = root.group("kiln_training");
+    const auto keys = training.read_string_array_attribute("note_keys");
+    const auto values = training.read_string_array_attribute("note_values");
+    for (std::size_t i = 0; i < keys.size() && i < values.size(); ++i) {
+      facts.emplace(keys[i], values[i]);
+    }
+  }
+  auto names = facts.find("class_names");
+  if (class_names.empty() && names != facts.end()) {
+    std::string rest = names->second;
+    for (std::size_t nl; (nl = rest.find('\n')) != std::string::npos; rest.erase(0, nl + 1)) {
+      class_names.push_back(rest.substr(0, nl));
+    }
+    if (!rest.empty()) class_names.push_back(rest);
+  }
+  if (names_out != nullptr) *names_out = class_names;
+  return facts;
+}
+
+std::shared_ptr<Sequential> build_classifier(const ModelConfig& config, Generator& init) {
+  HeadOptions head;
+  head.hidden = config.hidden;
+  head.dropout = config.dropout;
+  head.classes = config.classes;
+  return vgg16_classifier(config.image_size, head, init);
+}
+
+std::vector<std::shared_ptr<Module>> leaf_layers(const Module& model) {
+  std::vector<std::shared_ptr<Module>> out;
+  for (const auto& child : model.children()) collect(child, out);
+  return out;
+}
+
+std::string set_trainable_layers(Sequential& model, bool fine_tune,
+                                 const std::string& unfreeze_from) {
+  if (fine_tune) {
+    model.set_trainable(true);
+    return "all layers (fine-tuning)";
+  }
+  model.set_trainable(false);
+  if (unfreeze_from.empty()) {
+    model.layer("head")->set_trainable(true);
+    return "head only (base frozen)";
+  }
+  bool on = false;
+  std::vector<std::string> names;
+  for (const auto& layer : leaf_layers(model)) {
+    on = on || layer->name() == unfreeze_from;
+    if (on) layer->set_trainable(true);
+    names.push_back(layer->name());
+  }
+  if (!on) {
+    throw UsageError("--unfreeze-from: no layer '" + unfreeze_from + "'; layers: " + join(names));
+  }
+  return "layers from " + unfreeze_from + " on";
+}
+
+std::string resolve_weights_path(const std::string& weights) {
+  if (weights == "none") return "";
+  std::error_code ec;
+  if (fs::exists(weights, ec)) return weights;
+  const char* home = std::getenv("HOME");
+  if (weights == kDefaultWeights && home != nullptr) {
+    const fs::path cached = fs::path(home) / ".keras" / "models" / kNotopWeightsName;
+    if (fs::exists(cached, ec)) return cached.string();
+  }
+  KILN_FAIL(weights,
+            " not found: get the VGG16 ImageNet weights with scripts/fetch-data "
+            "(downloads https://storage.googleapis.com/tensorflow/keras-applications/vgg16/",
+            kNotopWeightsName,
+            ", MD5 6d6bbae143d832006294945121d1f1fc, into weights/; "
+            "~/.keras/models/ is searched too), or pass --weights none for random init");
+}
+
+std::string load_base_weights(const std::string& path, Module& model) {
+  LoadOptions options;
+  options.allow_missing = true;  // the head is new
+  options.allow_unused = true;   // fc1, fc2, predictions of a with-top file
+  const LoadReport report = load_weights(path, model, options);
+  const std::set<std::string> head{"dense", "dense_1"};
+  std::vector<std::string> missing_base;
+  for (const std::string& m : report.missing) {
+    if (head.count(m) == 0) missing_base.push_back(m);
+  }
+  KILN_CHECK(missing_base.empty(), path, ": not VGG16 base weights: lacks layer(s) ",
+             join(missing_base, 5));
+  std::string line = "loaded " + std::to_string(report.loaded.size()) + " layers from " + path;
+  if (!report.unused.empty()) line += " (ignored: " + join(report.unused) + ")";
+  return line;
+}
+
+void save_model_file(const std::string& path, const Module& model,
+                     const std::vector<std::string>& class_names,
+                     const std::map<std::string, std::string>& facts) {
+  const KerasWeights weights = model_to_keras_weights(model);
+  write_h5_atomically(path, [&](H5Group& root) {
+    write_keras_weights(root, weights);
+    root.write_string_array_attribute("kiln_class_names", class_names);
+    for (const auto& [key, value] : facts) root.write_string_attribute("kiln_" + key, value);
+  });
+}
+
+LoadedModel load_model_file(const std::string& path) {
+  const KerasWeights weights = read_keras_weights(path);
+  LoadedModel out;
+  out.facts = read_model_facts(path, &out.class_names);
+  const std::vector<std::int64_t> dense = dense_kernel_shape(weights, "dense", path);
+  const std::vector<std::int64_t> dense_1 = dense_kernel_shape(weights, "dense_1", path);
+  KILN_CHECK(dense[1] == dense_1[0], path, ": dense has ", dense[1], " units but dense_1 takes ",
+             dense_1[0], " inputs");
+  // in_features = 512 * side^2, side = image_size / 32 (floored); the file may say the size.
+  const auto side = static_cast<std::int64_t>(std::llround(std::sqrt(dense[0] / 512.0)));
+  KILN_CHECK(side >= 1 && 512 * side * side == dense[0], path, ": dense takes ", dense[0],
+             " inputs, not 512 * k^2 as after VGG16's base");
+  out.config.hidden = dense[1];
+  out.config.classes = dense_1[1];
+  out.config.image_size = 32 * side;
+  auto size = out.facts.find("image_size");
+  if (size != out.facts.end()) {
+    const std::int64_t s = std::atoll(size->second.c_str());
+    if (s / 32 == side) out.config.image_size = s;
+  }
+  if (out.class_names.size() != static_cast<std::size_t>(out.config.classes)) {
+    out.class_names.clear();
+    for (std::int64_t k = 0; k < out.config.classes; ++k) {
+      out.class_names.push_back(out.config.classes == 10 ? cifar10_default_class_names()[k]
+                                                         : std::to_string(k));
+    }
+  }
+  Generator init(0);  // every weight is overwritten by the file's
+  out.model = build_classifier(out.config, init);
+  LoadOptions options;  // every layer must be in the file; extra layers are ignored
+  assign_keras_weights(weights, *out.model, options, path);
+  out.model->eval();
+  return out;
+}
+
+}  // namespace kiln::app

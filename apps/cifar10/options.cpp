@@ -1,0 +1,352 @@
+#include "apps/cifar10/options.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <sstream>
+
+namespace kiln::app {
+
+namespace {
+
+// One option: its name ("--epochs"), the name of its value ("" for a flag), its help line, and
+// what it sets. `record`: replayed by --resume (see recordable_train_args).
+struct OptionSpec {
+  std::string name, metavar, help;
+  std::function<void(const std::string&)> set;
+  bool record = true;
+};
+
+class Parser {
+ public:
+  Parser(std::string usage_line, std::string intro, std::string outro = "")
+      : usage_line_(std::move(usage_line)), intro_(std::move(intro)), outro_(std::move(outro)) {}
+
+  void option(std::string name, std::string metavar, std::string help,
+              std::function<void(const std::string&)> set, bool record = true) {
+    specs_.push_back(
+        {std::move(name), std::move(metavar), std::move(help), std::move(set), record});
+  }
+  void flag(std::string name, std::string help, std::function<void()> set, bool record = true) {
+    option(
+        std::move(name), "", std::move(help), [set](const std::string&) { set(); }, record);
+  }
+
+  const OptionSpec* find(const std::string& name) const {
+    for (const OptionSpec& s : specs_) {
+      if (s.name == name) return &s;
+    }
+    return nullptr;
+  }
+
+  // Applies the options; returns the positional arguments. Stops at --help (help = true).
+  std::vector<std::string> parse(const std::vector<std::string>& args, bool& help) const {
+    std::vector<std::string> positional;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      const std::string& arg = args[i];
+      if (arg == "-h" || arg == "--help") {
+        help = true;
+        return positional;
+      }
+      if (arg.size() < 2 || arg[0] != '-') {
+        positional.push_back(arg);
+        continue;
+      }
+      const std::size_t eq = arg.find('=');
+      const std::string name = arg.substr(0, eq);
+      const OptionSpec* spec = find(name);
+      if (spec == nullptr) throw UsageError("unknown option '" + name + "'");
+      if (spec->metavar.empty()) {
+        if (eq != std::string::npos) throw UsageError(name + " takes no value");
+        spec->set("");
+      } else if (eq != std::string::npos) {
+        spec->set(arg.substr(eq + 1));
+      } else {
+        if (i + 1 >= args.size()) throw UsageError(name + " needs a value (" + spec->metavar + ")");
+        spec->set(args[++i]);
+      }
+    }
+    return positional;
+  }
+
+  std::string usage() const {
+    std::ostringstream out;
+    out << "usage: " << usage_line_ << "\n\n" << intro_ << "\n\noptions:\n";
+    for (const OptionSpec& s : specs_) {
+      out << help_entry(s.name + (s.metavar.empty() ? "" : " " + s.metavar), s.help);
+    }
+    out << help_entry("-h, --help", "show this help");
+    if (!outro_.empty()) out << "\n" << outro_ << "\n";
+    return out.str();
+  }
+
+  // "  --name VALUE   help", the help wrapped at 100 columns under its own column.
+  static std::string help_entry(const std::string& left, const std::string& help) {
+    constexpr std::size_t kColumn = 26, kWidth = 100;
+    std::string out = "  " + left;
+    out += out.size() < kColumn ? std::string(kColumn - out.size(), ' ')
+                                : "\n" + std::string(kColumn, ' ');
+    std::size_t col = kColumn;
+    std::istringstream words(help);
+    std::string word;
+    bool first = true;
+    while (words >> word) {
+      if (!first && col + 1 + word.size() > kWidth) {
+        out += "\n" + std::string(kColumn, ' ');
+        col = kColumn;
+        first = true;
+      }
+      if (!first) {
+        out += ' ';
+        ++col;
+      }
+      out += word;
+      col += word.size();
+      first = false;
+    }
+    return out + "\n";
+  }
+
+ private:
+  std::string usage_line_, intro_, outro_;
+  std::vector<OptionSpec> specs_;
+};
+
+std::int64_t parse_int(const std::string& name, const std::string& text, std::int64_t min) {
+  errno = 0;
+  char* end = nullptr;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0 || v < min) {
+    throw UsageError(name + ": expected an integer >= " + std::to_string(min) + ", got '" + text +
+                     "'");
+  }
+  return v;
+}
+
+// A number in [lo, hi] (hi_open: [lo, hi)).
+double parse_double(const std::string& name, const std::string& text, double lo, double hi,
+                    bool hi_open = false) {
+  errno = 0;
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  const bool in_range = v >= lo && (hi_open ? v < hi : v <= hi);
+  if (text.empty() || *end != '\0' || errno != 0 || !in_range) {
+    std::ostringstream msg;
+    msg << name << ": expected a number in [" << lo << ", " << hi << (hi_open ? ")" : "]")
+        << ", got '" << text << "'";
+    throw UsageError(msg.str());
+  }
+  return v;
+}
+
+void add_common(Parser& p, CommonOptions& c) {
+  p.option(
+      "--device", "cpu|cuda", "where to compute (default cpu; cuda is not available yet)",
+      [&c](const std::string& v) {
+        if (v != "cpu" && v != "cuda")
+          throw UsageError("--device: expected cpu or cuda, got '" + v + "'");
+        c.device = v;
+      },
+      false);
+  p.option("--seed", "N", "seed of every random stream (default 1337)", [&c](const std::string& v) {
+    c.seed = static_cast<std::uint64_t>(parse_int("--seed", v, 0));
+    c.seed_given = true;
+  });
+  p.option(
+      "--threads", "N", "CPU threads (OpenMP; default: all cores)",
+      [&c](const std::string& v) { c.threads = static_cast<int>(parse_int("--threads", v, 1)); },
+      false);
+  p.flag(
+      "--quiet", "print only the results and errors", [&c] { c.quiet = true; }, false);
+}
+
+Parser train_parser(TrainOptions& o) {
+  Parser p("cifar10 train [options]",
+           "Trains VGG16 with a new head (Dense(hidden, relu) -> Dropout -> Dense(classes)) with\n"
+           "Adam and softmax cross-entropy, as the Keras transfer-learning recipe does. Writes\n"
+           "OUT/best.h5 (best val_loss), OUT/last.h5 (checkpoint for --resume) and\n"
+           "OUT/history.csv.",
+           "Learning rate: VGG16 has no batch norm; from random init it trains with Adam at 1e-4\n"
+           "and is unstable at 1e-3. So the default lr is 1e-3 with a pretrained base and 1e-4\n"
+           "with --weights none; --lr overrides.\n"
+           "Data: a cifar-10-batches-bin directory, an image folder (DIR/<class>/<image>), a\n"
+           "directory of MNIST-style IDX files, or 'fashion-mnist' (" +
+               std::string("/usr/share/datasets/fashion-mnist") + ").");
+  p.option("--data", "DIR", std::string("dataset (default ") + kDefaultCifarDir + ")",
+           [&o](const std::string& v) { o.data = v; });
+  p.option("--weights", "FILE|none",
+           "VGG16 base weights (default weights/" + std::string(kNotopWeightsName) +
+               ", else ~/.keras/models/); none: random init",
+           [&o](const std::string& v) { o.weights = v; });
+  p.flag("--fine-tune", "train the whole network (default: base frozen)",
+         [&o] { o.fine_tune = true; });
+  p.option("--unfreeze-from", "LAYER", "train from this layer on (e.g. block5_conv1)",
+           [&o](const std::string& v) { o.unfreeze_from = v; });
+  p.option("--epochs", "N", "epochs in all (default 25)",
+           [&o](const std::string& v) { o.epochs = parse_int("--epochs", v, 1); });
+  p.option("--batch-size", "N", "images per step (default 64)",
+           [&o](const std::string& v) { o.batch_size = parse_int("--batch-size", v, 1); });
+  p.option("--lr", "RATE", "Adam's learning rate (default 1e-3 pretrained, 1e-4 random init)",
+           [&o](const std::string& v) { o.lr = parse_double("--lr", v, 1e-12, 10); });
+  p.option("--val-split", "F",
+           "hold out this fraction of train for validation (default 0.1; used when the data "
+           "has no test split, or when given)",
+           [&o](const std::string& v) {
+             o.val_split = parse_double("--val-split", v, 0, 1, true);
+             o.val_split_given = true;
+           });
+  p.option("--limit-train", "N", "use only the first N training images (after the split)",
+           [&o](const std::string& v) { o.limit_train = parse_int("--limit-train", v, 1); });
+  p.option("--limit-val", "N", "use only the first N validation images",
+           [&o](const std::string& v) { o.limit_val = parse_int("--limit-val", v, 1); });
+  p.option("--limit-test", "N", "use only the first N test images",
+           [&o](const std::string& v) { o.limit_test = parse_int("--limit-test", v, 1); });
+  p.option("--image-size", "N", "side images are resized to (default 32; >= 32)",
+           [&o](const std::string& v) { o.image_size = parse_int("--image-size", v, 32); });
+  p.option(
+      "--out-dir", "DIR", "where checkpoints and history go (default models)",
+      [&o](const std::string& v) { o.out_dir = v; }, false);
+  p.flag("--no-augment", "no augmentation", [&o] { o.no_augment = true; });
+  p.option("--rotation", "DEG", "random rotation range in degrees (default 15; 0 = off)",
+           [&o](const std::string& v) { o.rotation = parse_double("--rotation", v, 0, 180); });
+  p.option("--zoom", "F", "random zoom range (default 0.1; 0 = off)",
+           [&o](const std::string& v) { o.zoom = parse_double("--zoom", v, 0, 1, true); });
+  p.option("--shift", "F", "random width/height shift, fraction of the side (default 0.1)",
+           [&o](const std::string& v) { o.shift = parse_double("--shift", v, 0, 1, true); });
+  p.flag("--no-flip", "no random horizontal flips", [&o] { o.flip = false; });
+  p.option("--patience", "N",
+           "early stopping: epochs without val_loss improvement before stopping (default 5)",
+           [&o](const std::string& v) { o.patience = parse_int("--patience", v, 0); });
+  p.option("--min-delta", "D", "early stopping: smallest decrease that counts (default 0)",
+           [&o](const std::string& v) { o.min_delta = parse_double("--min-delta", v, 0, 1e30); });
+  p.flag("--no-early-stopping", "train all epochs", [&o] { o.early_stopping = false; });
+  p.flag("--no-restore-best", "end with the last epoch's weights, not the best",
+         [&o] { o.restore_best = false; });
+  p.option("--hidden", "N", "units of the head's hidden Dense layer (default 256)",
+           [&o](const std::string& v) { o.hidden = parse_int("--hidden", v, 1); });
+  p.option("--dropout", "P", "dropout rate in the head (default 0.5)",
+           [&o](const std::string& v) { o.dropout = parse_double("--dropout", v, 0, 1, true); });
+  p.flag(
+      "--resume", "continue the run saved in OUT/last.h5 (its options are the defaults)",
+      [&o] { o.resume = true; }, false);
+  add_common(p, o.common);
+  return p;
+}
+
+Parser evaluate_parser(EvaluateOptions& o) {
+  Parser p("cifar10 evaluate --model FILE.h5 [--data DIR] [options]",
+           "Prints loss, accuracy, per-class accuracy and the confusion matrix of a model file\n"
+           "(one train wrote, or Keras' for the same architecture) on a dataset split.");
+  p.option("--model", "FILE", "weights file (default models/best.h5)",
+           [&o](const std::string& v) { o.model = v; });
+  p.option("--data", "DIR", std::string("dataset, as for train (default ") + kDefaultCifarDir + ")",
+           [&o](const std::string& v) { o.data = v; });
+  p.option("--split", "NAME",
+           "auto (test when present, else validation), test, val or train (default auto)",
+           [&o](const std::string& v) {
+             if (v != "auto" && v != "test" && v != "val" && v != "train") {
+               throw UsageError("--split: expected auto, test, val or train, got '" + v + "'");
+             }
+             o.split = v;
+           });
+  p.option("--val-split", "F", "validation fraction, as in train (default: the model file's)",
+           [&o](const std::string& v) {
+             o.val_split = parse_double("--val-split", v, 0, 1, true);
+             o.val_split_given = true;
+           });
+  p.option("--limit", "N", "use only the first N images of the split",
+           [&o](const std::string& v) { o.limit = parse_int("--limit", v, 1); });
+  p.option("--batch-size", "N", "images per forward pass (default 64)",
+           [&o](const std::string& v) { o.batch_size = parse_int("--batch-size", v, 1); });
+  add_common(p, o.common);
+  return p;
+}
+
+Parser predict_parser(PredictOptions& o) {
+  Parser p("cifar10 predict --model FILE.h5 INPUT... [--out preds.csv]",
+           "Classifies image files (JPEG, PNG; resized to the model's input) and CIFAR-10 .bin\n"
+           "batch files. The CSV has one row per image: source,index,label,pred,p0,..., with\n"
+           "label empty when unknown and p the softmax probabilities.");
+  p.option("--model", "FILE", "weights file (default models/best.h5)",
+           [&o](const std::string& v) { o.model = v; });
+  p.option("--out", "FILE", "write the predictions as CSV",
+           [&o](const std::string& v) { o.out = v; });
+  p.option("--top", "K", "classes printed per image file (default 3)",
+           [&o](const std::string& v) { o.top = parse_int("--top", v, 1); });
+  p.option("--batch-size", "N", "images per forward pass (default 64)",
+           [&o](const std::string& v) { o.batch_size = parse_int("--batch-size", v, 1); });
+  add_common(p, o.common);
+  return p;
+}
+
+void no_positionals(const std::vector<std::string>& positional) {
+  if (!positional.empty()) throw UsageError("unexpected argument '" + positional[0] + "'");
+}
+
+}  // namespace
+
+TrainOptions parse_train_options(const std::vector<std::string>& args) {
+  TrainOptions o;
+  no_positionals(train_parser(o).parse(args, o.common.help));
+  if (!o.common.help && o.fine_tune && !o.unfreeze_from.empty()) {
+    throw UsageError("--fine-tune and --unfreeze-from contradict each other; give one");
+  }
+  return o;
+}
+
+EvaluateOptions parse_evaluate_options(const std::vector<std::string>& args) {
+  EvaluateOptions o;
+  no_positionals(evaluate_parser(o).parse(args, o.common.help));
+  return o;
+}
+
+PredictOptions parse_predict_options(const std::vector<std::string>& args) {
+  PredictOptions o;
+  o.inputs = predict_parser(o).parse(args, o.common.help);
+  if (!o.common.help && o.inputs.empty()) {
+    throw UsageError("predict needs at least one INPUT (image file or CIFAR-10 .bin file)");
+  }
+  return o;
+}
+
+std::string train_usage() {
+  TrainOptions o;
+  return train_parser(o).usage();
+}
+std::string evaluate_usage() {
+  EvaluateOptions o;
+  return evaluate_parser(o).usage();
+}
+std::string predict_usage() {
+  PredictOptions o;
+  return predict_parser(o).usage();
+}
+
+std::string program_usage() {
+  return "usage: cifar10 <command> [options]\n\n"
+         "commands:\n"
+         "  train      train VGG16 + a new head (Keras' transfer-learning recipe)\n"
+         "  evaluate   loss, accuracy, per-class accuracy and confusion matrix of a model file\n"
+         "  predict    classify image files or CIFAR-10 .bin files with a model file\n\n"
+         "'cifar10 <command> --help' describes each command's options.\n";
+}
+
+std::vector<std::string> recordable_train_args(const std::vector<std::string>& args) {
+  TrainOptions scratch;
+  const Parser p = train_parser(scratch);
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string name = args[i].substr(0, args[i].find('='));
+    const OptionSpec* spec = p.find(name);
+    const bool separate_value =
+        spec != nullptr && !spec->metavar.empty() && args[i].find('=') == std::string::npos;
+    const bool keep = spec == nullptr || spec->record;
+    if (keep) out.push_back(args[i]);
+    if (separate_value && i + 1 < args.size()) {
+      ++i;
+      if (keep) out.push_back(args[i]);
+    }
+  }
+  return out;
+}
+
+}  // namespace kiln::app

@@ -1,0 +1,97 @@
+// Command-line options of `cifar10 train | evaluate | predict`: one struct per subcommand, filled
+// by a small hand-written parser. Every option is "--name VALUE" or "--name=VALUE" (flags take no
+// value); anything else that starts with "-" is a usage error naming it. --help prints the
+// subcommand's usage, generated from the same table that parses, so the two cannot disagree.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace kiln::app {
+
+// A mistake on the command line: main prints it and exits with status 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+constexpr const char* kDefaultCifarDir = "data/cifar-10-batches-bin";
+constexpr const char* kNotopWeightsName = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5";
+constexpr const char* kDefaultWeights = "weights/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5";
+
+// Options every subcommand takes.
+struct CommonOptions {
+  std::string device = "cpu";
+  std::uint64_t seed = 1337;
+  bool seed_given = false;
+  int threads = 0;  // 0: OpenMP's default
+  bool quiet = false;
+  bool help = false;
+};
+
+struct TrainOptions {
+  CommonOptions common;
+  std::string data = kDefaultCifarDir;
+  std::string weights = kDefaultWeights;  // "none": random init
+  bool fine_tune = false;                 // train the base too
+  std::string unfreeze_from;              // train from this layer on ("" = head only)
+  std::int64_t epochs = 25, batch_size = 64;
+  double lr = 0;  // 0: 1e-3 with pretrained weights, 1e-4 with --weights none
+  double val_split = 0.1;
+  bool val_split_given = false;  // carve validation off train even when a test split exists
+  std::int64_t limit_train = 0, limit_val = 0, limit_test = 0;  // 0: no limit
+  std::int64_t image_size = 32;
+  std::string out_dir = "models";
+  bool no_augment = false;
+  double rotation = 15, zoom = 0.1, shift = 0.1;
+  bool flip = true;
+  bool early_stopping = true;
+  std::int64_t patience = 5;
+  double min_delta = 0;
+  bool restore_best = true;
+  std::int64_t hidden = 256;
+  double dropout = 0.5;
+  bool resume = false;
+
+  double effective_lr() const { return lr > 0 ? lr : (weights == "none" ? 1e-4 : 1e-3); }
+};
+
+struct EvaluateOptions {
+  CommonOptions common;
+  std::string model = "models/best.h5";
+  std::string data = kDefaultCifarDir;
+  std::string split = "auto";  // auto (test when present, else validation) | test | val | train
+  double val_split = 0.1;
+  bool val_split_given = false;
+  std::int64_t limit = 0, batch_size = 64;
+};
+
+struct PredictOptions {
+  CommonOptions common;
+  std::string model = "models/best.h5";
+  std::vector<std::string> inputs;  // image files or CIFAR-10 .bin batch files
+  std::string out;                  // CSV path; "" = none
+  std::int64_t top = 3, batch_size = 64;
+};
+
+// Parse the arguments after the subcommand's name. Throw UsageError on any mistake; with --help
+// they set common.help and stop.
+TrainOptions parse_train_options(const std::vector<std::string>& args);
+EvaluateOptions parse_evaluate_options(const std::vector<std::string>& args);
+PredictOptions parse_predict_options(const std::vector<std::string>& args);
+
+// Usage texts (--help), and the program's overall usage.
+std::string train_usage();
+std::string evaluate_usage();
+std::string predict_usage();
+std::string program_usage();
+
+// For --resume: the train arguments worth recording in a checkpoint (all but --resume, --quiet,
+// --threads, --device, --help), to be replayed before the new ones.
+std::vector<std::string> recordable_train_args(const std::vector<std::string>& args);
+
+}  // namespace kiln::app

@@ -1,0 +1,295 @@
+// cifar10 train: the Keras transfer-learning recipe (DESIGN.md, "Data flow of cifar10 train").
+// Per epoch: shuffled, augmented batches through VGG16 + head, Adam steps; then validation,
+// early stopping, best.h5 when val_loss improved, a history row, and the last.h5 checkpoint.
+// Order of the writes at an epoch's end: best.h5, history.csv, last.h5, each atomic. A run killed
+// between them resumes from last.h5 and drops history rows past its epoch, so nothing repeats.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "apps/cifar10/commands.h"
+#include "apps/cifar10/dataset_source.h"
+#include "apps/cifar10/early_stopping.h"
+#include "apps/cifar10/evaluate.h"
+#include "apps/cifar10/history.h"
+#include "apps/cifar10/model_file.h"
+#include "apps/cifar10/progress.h"
+#include "core/functions.h"
+#include "data/loader.h"
+#include "layers/dropout.h"
+#include "optim/adam.h"
+#include "weights/checkpoint.h"
+#include "weights/model_weights.h"
+
+namespace kiln::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr char kArgSeparator = '\x1f';  // between recorded arguments in a checkpoint note
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::string fmt(const char* format, double value) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, value);
+  return buf;
+}
+
+std::string join(const std::vector<std::string>& parts, char sep) {
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? std::string(1, sep) : "") + parts[i];
+  return out;
+}
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> out;
+  if (text.empty()) return out;
+  std::size_t start = 0;
+  for (std::size_t end; (end = text.find(sep, start)) != std::string::npos; start = end + 1) {
+    out.push_back(text.substr(start, end - start));
+  }
+  out.push_back(text.substr(start));
+  return out;
+}
+
+AugmentOptions augmentation(const TrainOptions& o) {
+  AugmentOptions a;
+  if (o.no_augment) return a;
+  a.rotation_deg = o.rotation;
+  a.width_shift = a.height_shift = o.shift;
+  a.zoom = o.zoom;
+  a.horizontal_flip = o.flip;
+  return a;
+}
+
+std::string describe(const AugmentOptions& a) {
+  if (!a.enabled()) return "none";
+  return "rotation " + fmt("%g", a.rotation_deg) + ", zoom " + fmt("%g", a.zoom) + ", shift " +
+         fmt("%g", a.width_shift) + (a.horizontal_flip ? ", flip" : ", no flip");
+}
+
+// The options a resumed run continues with: those its checkpoint recorded, then this command
+// line's on top (so --epochs 30 extends a 25-epoch run).
+TrainOptions resumed_options(const std::string& last_path, const std::vector<std::string>& args,
+                             std::map<std::string, std::string>& facts) {
+  std::error_code ec;
+  KILN_CHECK(fs::exists(last_path, ec), "--resume: no checkpoint ", last_path,
+             " (train without --resume first, or pass the run's --out-dir)");
+  facts = read_model_facts(last_path, nullptr);
+  std::vector<std::string> all = split(facts["args"], kArgSeparator);
+  all.insert(all.end(), args.begin(), args.end());
+  return parse_train_options(all);
+}
+
+struct EpochStats {
+  double loss = 0, accuracy = 0, seconds = 0;
+  std::int64_t images = 0;
+};
+
+EpochStats train_one_epoch(Module& model, Adam& adam, BatchLoader& loader, std::int64_t epoch,
+                           std::int64_t epochs, std::int64_t classes, Progress& progress) {
+  const Clock::time_point start = Clock::now();
+  model.train();
+  loader.start_epoch(epoch - 1);
+  progress.start_epoch(epoch, epochs, loader.batch_count());
+  double loss_sum = 0;
+  std::int64_t correct = 0, seen = 0, batches = 0;
+  while (auto batch = loader.next()) {
+    const Tensor logits = model(batch->images);
+    const Tensor loss = softmax_cross_entropy(logits, batch->labels);
+    adam.zero_grad();
+    loss.backward();
+    adam.step();
+    const std::vector<std::int64_t> pred = argmax_rows(logits.to_vector<float>(), classes);
+    const std::vector<std::int32_t> labels = batch->labels.to_vector<std::int32_t>();
+    for (std::size_t i = 0; i < pred.size(); ++i) correct += pred[i] == labels[i];
+    const auto b = static_cast<std::int64_t>(labels.size());
+    loss_sum += loss.item() * static_cast<double>(b);
+    seen += b;
+    progress.update(++batches, seen, loss_sum / static_cast<double>(seen),
+                    static_cast<double>(correct) / static_cast<double>(seen));
+  }
+  EpochStats s;
+  s.images = seen;
+  s.loss = loss_sum / static_cast<double>(seen);
+  s.accuracy = static_cast<double>(correct) / static_cast<double>(seen);
+  s.seconds = seconds_since(start);
+  return s;
+}
+
+}  // namespace
+
+int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
+  const Clock::time_point run_start = Clock::now();
+  const fs::path out_dir(cli.out_dir);
+  const std::string best_path = (out_dir / "best.h5").string();
+  const std::string last_path = (out_dir / "last.h5").string();
+  std::map<std::string, std::string> resumed_facts;
+  const TrainOptions o = cli.resume ? resumed_options(last_path, args, resumed_facts) : cli;
+  std::vector<std::string> recorded = split(resumed_facts["args"], kArgSeparator);
+  for (const std::string& a : recordable_train_args(args)) recorded.push_back(a);
+  Progress progress(default_progress_style(o.common.quiet));
+
+  // Inputs first, cheapest checks first: nothing is written until they all load.
+  check_data_source_exists(o.data);
+  const std::string weights_path = o.resume ? "" : resolve_weights_path(o.weights);
+  DataRequest request{o.data,        o.image_size,  o.val_split, o.val_split_given,
+                      o.common.seed, o.limit_train, o.limit_val, o.limit_test};
+  const DataParts parts = load_data_parts(request);
+  const auto classes = static_cast<std::int64_t>(parts.class_names.size());
+  progress.message("data: " + parts.description + ": " + std::to_string(parts.train.n) +
+                   " train, " + std::to_string(parts.val.n) + " validation (" +
+                   (parts.val_is_test ? "the test split" : "held out of train") + "), " +
+                   std::to_string(parts.test.n) + " test; " + std::to_string(classes) + " classes");
+
+  Generator init = Generator(o.common.seed).derive(kInitStream);
+  const ModelConfig config{o.image_size, o.hidden, classes, o.dropout};
+  const std::shared_ptr<Sequential> model = build_classifier(config, init);
+  std::string weights_line = "VGG16 base: random init (--weights none)";
+  if (o.resume) weights_line = "VGG16 base: from the checkpoint";
+  if (!weights_path.empty())
+    weights_line = "VGG16 base: " + load_base_weights(weights_path, *model);
+  const std::string trainable = set_trainable_layers(*model, o.fine_tune, o.unfreeze_from);
+  AdamOptions adam_options;
+  adam_options.lr = o.effective_lr();
+  Adam adam(model->trainable_parameters(), adam_options);
+  std::int64_t trainable_count = 0;
+  for (const Tensor& p : adam.params()) trainable_count += p.numel();
+  progress.message(weights_line);
+  progress.message("training " + trainable + ": " + std::to_string(trainable_count) +
+                   " parameters; Adam lr " + fmt("%g", adam_options.lr) + ", batch " +
+                   std::to_string(o.batch_size) + ", augmentation " + describe(augmentation(o)));
+
+  EarlyStopping stopper(o.patience, o.min_delta);
+  WeightSnapshot best_weights;
+  History history((out_dir / "history.csv").string());
+  Dropout& dropout = *model->layer<Dropout>("dropout");
+  std::int64_t done = 0;  // epochs completed
+  if (o.resume) {
+    std::error_code ec;
+    if (o.restore_best && fs::exists(best_path, ec)) {
+      load_weights(best_path, *model);  // the best epoch's weights, to restore at the end
+      best_weights.capture(*model);
+    } else if (o.restore_best) {
+      progress.message("note: no " + best_path + "; restoring the best weights covers only the " +
+                       "epochs from here on");
+    }
+    const TrainingState state = load_checkpoint(last_path, *model, adam);
+    adam.set_learning_rate(o.effective_lr());
+    done = state.epoch;
+    const std::int64_t best_epoch = std::atoll(resumed_facts["best_epoch"].c_str());
+    stopper.restore(state.best_metric, best_epoch, state.epochs_without_improvement);
+    for (const auto& [name, seed_offset] : state.rng_states) {
+      if (name == "dropout") dropout.generator().set_state(seed_offset.first, seed_offset.second);
+    }
+    history.load(done);
+    progress.message("resumed from " + last_path + " at epoch " + std::to_string(done) +
+                     " (optimiser step " + std::to_string(adam.step_count()) + ", best val_loss " +
+                     fmt("%.4f", stopper.best()) + ")");
+    if (done >= o.epochs) {
+      std::printf("already trained %lld epochs (--epochs %lld): nothing to do\n",
+                  static_cast<long long>(done), static_cast<long long>(o.epochs));
+      return 0;
+    }
+    if (o.early_stopping && resumed_facts["stopped"] == "1" && stopper.wait() >= o.patience) {
+      std::printf(
+          "the run stopped early at epoch %lld (val_loss did not improve for %lld "
+          "epochs): raise --patience or pass --no-early-stopping to train on\n",
+          static_cast<long long>(done), static_cast<long long>(stopper.wait()));
+      return 0;
+    }
+  }
+
+  LoaderOptions loader_options;
+  loader_options.batch_size = o.batch_size;
+  loader_options.augment = augmentation(o);
+  loader_options.seed = Generator(o.common.seed).derive(kLoaderStream).seed();
+  BatchLoader loader(parts.train, loader_options);
+  fs::create_directories(out_dir);
+
+  std::map<std::string, std::string> facts{{"image_size", std::to_string(o.image_size)},
+                                           {"seed", std::to_string(o.common.seed)},
+                                           {"val_split", fmt("%.17g", o.val_split)},
+                                           {"data", o.data}};
+  bool stopped = false;
+  for (std::int64_t epoch = done + 1; epoch <= o.epochs && !stopped; ++epoch) {
+    const Clock::time_point epoch_start = Clock::now();
+    const EpochStats stats =
+        train_one_epoch(*model, adam, loader, epoch, o.epochs, classes, progress);
+    const Evaluation val = evaluate_dataset(*model, parts.val, o.batch_size, classes);
+    const EarlyStopping::Verdict verdict = stopper.on_epoch_end(epoch, val.loss);
+    stopped = o.early_stopping && verdict.stop;
+    EpochRecord row{epoch,
+                    stats.loss,
+                    stats.accuracy,
+                    val.loss,
+                    val.accuracy,
+                    adam.learning_rate(),
+                    seconds_since(epoch_start),
+                    stats.images / stats.seconds};
+
+    if (verdict.improved) {
+      facts["epoch"] = std::to_string(epoch);
+      facts["val_loss"] = fmt("%.6f", val.loss);
+      facts["val_accuracy"] = fmt("%.6f", val.accuracy);
+      save_model_file(best_path, *model, parts.class_names, facts);
+    }
+    if (o.restore_best && (verdict.improved || best_weights.empty())) best_weights.capture(*model);
+    history.append(row);
+    TrainingState state;
+    state.epoch = epoch;
+    state.best_metric = stopper.best_epoch() > 0 ? stopper.best() : std::nan("");
+    state.epochs_without_improvement = stopper.wait();
+    state.rng_states = {{"dropout", {dropout.generator().seed(), dropout.generator().offset()}}};
+    state.notes = {{"args", join(recorded, kArgSeparator)},
+                   {"class_names", join(parts.class_names, '\n')},
+                   {"best_epoch", std::to_string(stopper.best_epoch())},
+                   {"stopped", stopped ? "1" : "0"}};
+    for (const auto& [key, value] : facts) {
+      if (key == "image_size" || key == "seed" || key == "val_split" || key == "data") {
+        state.notes.push_back({key, value});
+      }
+    }
+    save_checkpoint(last_path, *model, adam, state);
+
+    progress.end_epoch("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs) +
+                       "  loss " + fmt("%.4f", row.loss) + "  accuracy " +
+                       fmt("%.4f", row.accuracy) + "  val_loss " + fmt("%.4f", row.val_loss) +
+                       "  val_accuracy " + fmt("%.4f", row.val_accuracy) + "  " +
+                       fmt("%.0fs", row.seconds) + "  " + fmt("%.1f img/s", row.images_per_second) +
+                       (verdict.improved ? "  (saved " + best_path + ")" : ""));
+    if (stopped) {
+      progress.message("early stopping: val_loss has not improved for " +
+                       std::to_string(stopper.wait()) + " epochs (patience " +
+                       std::to_string(o.patience) + ")");
+    }
+  }
+
+  const std::int64_t last_epoch = history.rows().empty() ? 0 : history.rows().back().epoch;
+  if (o.restore_best && !best_weights.empty() && stopper.best_epoch() != last_epoch) {
+    best_weights.restore(*model);
+    progress.message("restored the weights of epoch " + std::to_string(stopper.best_epoch()) +
+                     " (best val_loss " + fmt("%.4f", stopper.best()) + ")");
+  }
+  double best_val_accuracy = std::nan("");
+  for (const EpochRecord& r : history.rows()) {
+    if (r.epoch == stopper.best_epoch()) best_val_accuracy = r.val_accuracy;
+  }
+  std::printf("done in %s: best val_loss %.4f, val_accuracy %.4f at epoch %lld; model %s\n",
+              format_duration(seconds_since(run_start)).c_str(), stopper.best(), best_val_accuracy,
+              static_cast<long long>(stopper.best_epoch()), best_path.c_str());
+  if (!parts.test.empty()) {
+    const Evaluation test = evaluate_dataset(*model, parts.test, o.batch_size, classes);
+    std::printf("test: loss %.4f, accuracy %.4f (%lld images)\n", test.loss, test.accuracy,
+                static_cast<long long>(test.n));
+  }
+  return 0;
+}
+
+}  // namespace kiln::app

@@ -1,0 +1,83 @@
+// The cifar10 argument parser and history.csv, without running the binary.
+#include "apps/cifar10/options.h"
+
+#include <gtest/gtest.h>
+
+#include "apps/cifar10/history.h"
+#include "core/error.h"
+
+namespace kiln::app {
+namespace {
+
+TEST(TrainOptions, DefaultsFollowTheKerasRecipe) {
+  const TrainOptions o = parse_train_options({});
+  EXPECT_EQ(o.data, "data/cifar-10-batches-bin");
+  EXPECT_EQ(o.epochs, 25);
+  EXPECT_EQ(o.batch_size, 64);
+  EXPECT_EQ(o.hidden, 256);
+  EXPECT_EQ(o.dropout, 0.5);
+  EXPECT_EQ(o.effective_lr(), 1e-3);
+  EXPECT_FALSE(o.fine_tune);
+}
+
+TEST(TrainOptions, LearningRateDependsOnTheWeightsUnlessGiven) {
+  EXPECT_EQ(parse_train_options({"--weights", "none"}).effective_lr(), 1e-4);
+  EXPECT_EQ(parse_train_options({"--weights=none", "--lr=0.01"}).effective_lr(), 0.01);
+}
+
+TEST(TrainOptions, ParsesValuesAndFlags) {
+  const TrainOptions o = parse_train_options(
+      {"--epochs", "3", "--no-flip", "--rotation=0", "--val-split", "0.2", "--unfreeze-from",
+       "block5_conv1", "--limit-train", "100", "--seed", "9"});
+  EXPECT_EQ(o.epochs, 3);
+  EXPECT_FALSE(o.flip);
+  EXPECT_EQ(o.rotation, 0);
+  EXPECT_TRUE(o.val_split_given);
+  EXPECT_EQ(o.unfreeze_from, "block5_conv1");
+  EXPECT_EQ(o.limit_train, 100);
+  EXPECT_EQ(o.common.seed, 9u);
+}
+
+TEST(TrainOptions, MistakesAreUsageErrorsNamingTheOption) {
+  const auto message = [](std::vector<std::string> args) -> std::string {
+    try {
+      parse_train_options(args);
+    } catch (const UsageError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_EQ(message({"--bogus"}), "unknown option '--bogus'");
+  EXPECT_NE(message({"--epochs"}).find("--epochs needs a value"), std::string::npos);
+  EXPECT_NE(message({"--epochs", "0"}).find("--epochs"), std::string::npos);
+  EXPECT_NE(message({"--val-split", "1"}).find("--val-split"), std::string::npos);
+  EXPECT_NE(message({"--fine-tune", "--unfreeze-from", "x"}).find("contradict"), std::string::npos);
+  EXPECT_NE(message({"extra"}).find("'extra'"), std::string::npos);
+}
+
+TEST(TrainOptions, HelpStopsParsing) {
+  EXPECT_TRUE(parse_train_options({"--help", "--bogus"}).common.help);
+  EXPECT_NE(train_usage().find("1e-4"), std::string::npos);  // the learning-rate note
+}
+
+TEST(TrainOptions, ResumeRecordsAllButPerInvocationOptions) {
+  EXPECT_EQ(recordable_train_args({"--resume", "--epochs", "3", "--threads", "2", "--quiet",
+                                   "--out-dir=x", "--data", "d", "--device", "cpu"}),
+            (std::vector<std::string>{"--epochs", "3", "--data", "d"}));
+}
+
+TEST(History, FormatsAndParsesRows) {
+  const std::vector<EpochRecord> rows{{1, 2.3, 0.1, 2.2, 0.15, 1e-4, 12.5, 40.25},
+                                      {2, 1.9, 0.3, 1.8, 0.35, 1e-4, 11.0, 41.0}};
+  const std::string text = format_history(rows);
+  EXPECT_EQ(text.substr(0, text.find('\n')), kHistoryHeader);
+  const std::vector<EpochRecord> back = parse_history(text, "h.csv");
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[1].epoch, 2);
+  EXPECT_DOUBLE_EQ(back[1].val_accuracy, 0.35);
+  EXPECT_DOUBLE_EQ(back[0].images_per_second, 40.25);
+  EXPECT_THROW(parse_history("epoch\n1,2,x\n", "h.csv"), kiln::Error);
+}
+
+}  // namespace
+}  // namespace kiln::app
