@@ -8,6 +8,7 @@
 
 #include "apps/cifar10/commands.h"
 #include "apps/cifar10/dataset_source.h"
+#include "apps/cifar10/device.h"
 #include "apps/cifar10/model_file.h"
 #include "core/autograd.h"
 #include "core/functions.h"
@@ -47,7 +48,7 @@ Evaluation evaluate_dataset(Module& model, const ImageDataset& data, std::int64_
   double loss_sum = 0;
   std::int64_t correct = 0;
   while (auto batch = loader.next()) {
-    const Tensor logits = model(batch->images);
+    const Tensor logits = model(on_compute_device(batch->images));
     const std::int64_t b = batch->labels.numel();
     loss_sum += softmax_cross_entropy(logits, batch->labels).item() * static_cast<double>(b);
     const std::vector<std::int64_t> pred = argmax_rows(logits.to_vector<float>(), classes);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "apps/cifar10/commands.h"
+#include "apps/cifar10/device.h"
 #include "apps/cifar10/options.h"
 #include "core/error.h"
 
@@ -34,12 +35,7 @@ int apply_common(const CommonOptions& common, const std::string& usage) {
     std::fputs(usage.c_str(), stdout);
     return 0;
   }
-  if (common.device == "cuda") {
-    return fail(
-        "--device cuda: the CUDA backend is not available yet (it lands with its own "
-        "issue); use --device cpu",
-        2);
-  }
+  kiln::app::set_compute_device(common.device);  // cuda without a device: an error saying why
   if (common.threads > 0) omp_set_num_threads(common.threads);
   return -1;
 }

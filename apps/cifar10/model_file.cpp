@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <set>
 
+#include "apps/cifar10/device.h"
 #include "apps/cifar10/options.h"
 #include "core/error.h"
 #include "data/cifar10.h"
@@ -198,6 +199,7 @@ LoadedModel load_model_file(const std::string& path) {
   out.model = build_classifier(out.config, init);
   LoadOptions options;  // every layer must be in the file; extra layers are ignored
   assign_keras_weights(weights, *out.model, options, path);
+  out.model->to(compute_device());
   out.model->eval();
   return out;
 }

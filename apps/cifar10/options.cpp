@@ -140,7 +140,7 @@ double parse_double(const std::string& name, const std::string& text, double lo,
 
 void add_common(Parser& p, CommonOptions& c) {
   p.option(
-      "--device", "cpu|cuda", "where to compute (default cpu; cuda is not available yet)",
+      "--device", "cpu|cuda", "where to compute (default cpu; cuda needs a GPU and a CUDA build)",
       [&c](const std::string& v) {
         if (v != "cpu" && v != "cuda")
           throw UsageError("--device: expected cpu or cuda, got '" + v + "'");

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "apps/cifar10/commands.h"
+#include "apps/cifar10/device.h"
 #include "apps/cifar10/evaluate.h"
 #include "apps/cifar10/model_file.h"
 #include "apps/cifar10/text_file.h"
@@ -89,7 +90,7 @@ int run_predict(const PredictOptions& o) {
     BatchLoader loader(data, options);
     loader.start_epoch(0);
     while (auto batch = loader.next()) {
-      const std::vector<float> p = softmax((*m.model)(batch->images)).to_vector<float>();
+      const std::vector<float> p = softmax((*m.model)(on_compute_device(batch->images))).to_vector<float>();
       probs.insert(probs.end(), p.begin(), p.end());
     }
   }

@@ -10,6 +10,7 @@
 
 #include "apps/cifar10/commands.h"
 #include "apps/cifar10/dataset_source.h"
+#include "apps/cifar10/device.h"
 #include "apps/cifar10/early_stopping.h"
 #include "apps/cifar10/evaluate.h"
 #include "apps/cifar10/history.h"
@@ -101,8 +102,8 @@ EpochStats train_one_epoch(Module& model, Adam& adam, BatchLoader& loader, std::
   double loss_sum = 0;
   std::int64_t correct = 0, seen = 0, batches = 0;
   while (auto batch = loader.next()) {
-    const Tensor logits = model(batch->images);
-    const Tensor loss = softmax_cross_entropy(logits, batch->labels);
+    const Tensor logits = model(on_compute_device(batch->images));
+    const Tensor loss = softmax_cross_entropy(logits, on_compute_device(batch->labels));
     adam.zero_grad();
     loss.backward();
     adam.step();
@@ -155,6 +156,7 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
   if (o.resume) weights_line = "VGG16 base: from the checkpoint";
   if (!weights_path.empty())
     weights_line = "VGG16 base: " + load_base_weights(weights_path, *model);
+  model->to(compute_device());  // before the optimiser makes its state beside the parameters
   const std::string trainable = set_trainable_layers(*model, o.fine_tune, o.unfreeze_from);
   AdamOptions adam_options;
   adam_options.lr = o.effective_lr();

@@ -3,6 +3,7 @@
 // test starts from a models/ folder holding sentinel best.h5 and history.csv files.
 #include <gtest/gtest.h>
 
+#include "kernels/device_memory.h"
 #include "tests/apps/app_runner.h"
 
 namespace kiln::test {
@@ -112,10 +113,15 @@ TEST_F(BadInput, GarbageModelFileForPredictAndEvaluate) {
   expect_failure("predict --model models/missing.h5 data/test_batch.bin", "missing.h5");
 }
 
+TEST_F(BadInput, CudaWithoutADeviceSaysWhy) {
+  if (kernels::cuda::available()) GTEST_SKIP() << "a CUDA device is present: --device cuda works";
+  expect_failure("train --device cuda", "CUDA", 1);
+  expect_failure("train --device gpu", "--device", 2);
+}
+
 TEST_F(BadInput, UsageErrorsExitWithTwo) {
   expect_failure("train --no-such-option", "--no-such-option", 2);
   expect_failure("train --epochs zero", "--epochs", 2);
-  expect_failure("train --device cuda", "CUDA", 2);
   expect_failure("fly", "fly", 2);
   expect_failure("predict --model models/best.h5", "INPUT", 2);
 }

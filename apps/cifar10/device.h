@@ -1,0 +1,17 @@
+// --device: where the model computes. Batches are made on the CPU (decode, augment, preprocess)
+// and uploaded per step; the model's parameters and the optimiser's state live on the device.
+#pragma once
+
+#include <string>
+
+#include "core/tensor.h"
+
+namespace kiln::app {
+
+// "cpu" or "cuda". cuda without a usable device is a kiln::Error that says why.
+void set_compute_device(const std::string& name);
+Device compute_device();
+// The tensor on the compute device: itself when it is there already, else a copy.
+Tensor on_compute_device(const Tensor& t);
+
+}  // namespace kiln::app
