@@ -41,26 +41,6 @@ void dispatch(const char* op, const Tensor& like, Fast&& fast, Reference&& refer
   }
 }
 
-// For ops with no CUDA kernel: the CUDA case is the loud error.
-template <typename Fast, typename Reference>
-void dispatch_cpu(const char* op, const Tensor& like, Fast&& fast, Reference&& reference) {
-  if (like.device() != Device::CPU) no_kernel(op, like);
-  switch (like.dtype()) {
-    case DType::Float32:
-      if (cpu_engine() == CpuEngine::Fast) {
-        fast();
-      } else {
-        reference(float{});
-      }
-      return;
-    case DType::Float64:
-      reference(double{});
-      return;
-    default:
-      no_kernel(op, like);
-  }
-}
-
 // Shape and dtype checks shared by the ops; messages name the op and the shapes.
 void check_same_shape(const char* op, const Tensor& a, const Tensor& b);
 void check_same_dtype_device(const char* op, const Tensor& a, const Tensor& b);

@@ -17,6 +17,7 @@
 #include "layers/sequential.h"
 #include "optim/adam.h"
 #include "optim/sgd.h"
+#include "tests/support/error_of.h"
 #include "tests/weights/keras_files.h"
 #include "weights/keras_weights.h"
 #include "weights/model_weights.h"
@@ -24,18 +25,9 @@
 namespace kiln {
 namespace {
 
+using test::error_of;
 using test::ScratchDir;
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return "";
-}
 
 // conv -> pool -> flatten (2x2 map) -> dense -> dropout -> dense_1: every kind of state a run has.
 std::shared_ptr<Sequential> tiny_model(std::uint64_t seed) {

@@ -9,25 +9,16 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "tests/support/error_of.h"
 #include "tests/weights/keras_files.h"
 
 namespace kiln {
 namespace {
 
 using test::RawH5Writer;
+using test::error_of;
 using test::ScratchDir;
 
-// The message of the kiln::Error that f throws (fails the test when it throws nothing).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return "";
-}
 
 TEST(Hdf5, ReadsStringsAsH5pyWritesThem) {
   ScratchDir dir;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "tests/support/error_of.h"
 #include "tests/weights/keras_files.h"
 
 namespace kiln {
@@ -13,18 +14,9 @@ namespace {
 
 using test::KerasStyle;
 using test::RefLayer;
+using test::error_of;
 using test::ScratchDir;
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return "";
-}
 
 // A VGG-like stack under Keras' names: two convolutions, a pool, a flatten, a dense layer.
 std::vector<RefLayer> small_vgg() {

@@ -18,6 +18,7 @@
 #include "layers/max_pool2d.h"
 #include "layers/sequential.h"
 #include "layers/vgg16.h"
+#include "tests/support/error_of.h"
 #include "tests/weights/keras_files.h"
 
 namespace kiln {
@@ -25,18 +26,9 @@ namespace {
 
 using test::KerasStyle;
 using test::RefLayer;
+using test::error_of;
 using test::ScratchDir;
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a kiln::Error";
-  return "";
-}
 
 constexpr std::int64_t kN = 2, kSide = 4, kIn = 3, kWidth = 4, kOut = 5;
 
