@@ -96,52 +96,45 @@ std::vector<std::int64_t> keras_shape(const Tensor& t, const Layout& layout) {
   return d;
 }
 
-// Keras values (row-major in keras_shape) -> Kiln values (row-major in the tensor's shape).
-std::vector<float> from_keras(const std::vector<float>& v, const Tensor& t, const Layout& layout) {
+// Moves values between Keras' order (row-major in keras_shape) and Kiln's (row-major in the
+// tensor's shape). Each element's two indices are computed once, so the two directions cannot
+// disagree about the mapping.
+std::vector<float> convert(const std::vector<float>& v, const Tensor& t, const Layout& layout,
+                           bool to_kiln) {
   const std::vector<std::int64_t>& d = t.shape().dims();
   std::vector<float> out(v.size());
-  if (layout.kind == Layout::ConvKernel) {
+  auto move = [&](std::int64_t kiln, std::int64_t keras) {
+    if (to_kiln) {
+      out[kiln] = v[keras];
+    } else {
+      out[keras] = v[kiln];
+    }
+  };
+  if (layout.kind == Layout::ConvKernel) {  // OIHW <-> HWIO
     const std::int64_t K = d[0], C = d[1], R = d[2], S = d[3];
     for (std::int64_t k = 0; k < K; ++k)
       for (std::int64_t c = 0; c < C; ++c)
         for (std::int64_t r = 0; r < R; ++r)
           for (std::int64_t s = 0; s < S; ++s)
-            out[((k * C + c) * R + r) * S + s] = v[((r * S + s) * C + c) * K + k];
-  } else if (layout.kind == Layout::DenseRowsFromNhwc) {
-    const std::int64_t cols = d[1];
+            move(((k * C + c) * R + r) * S + s, ((r * S + s) * C + c) * K + k);
+  } else if (layout.kind == Layout::DenseRowsFromNhwc) {  // row c*H*W + hw <-> row hw*C + c
+    const std::int64_t cols = d[1], hw_count = layout.h * layout.w;
     for (std::int64_t c = 0; c < layout.c; ++c)
-      for (std::int64_t hw = 0; hw < layout.h * layout.w; ++hw) {
-        const float* src = v.data() + (hw * layout.c + c) * cols;
-        std::copy(src, src + cols, out.data() + (c * layout.h * layout.w + hw) * cols);
-      }
+      for (std::int64_t hw = 0; hw < hw_count; ++hw)
+        for (std::int64_t j = 0; j < cols; ++j)
+          move((c * hw_count + hw) * cols + j, (hw * layout.c + c) * cols + j);
   } else {
     out = v;
   }
   return out;
 }
 
-// The inverse of from_keras.
+std::vector<float> from_keras(const std::vector<float>& v, const Tensor& t, const Layout& layout) {
+  return convert(v, t, layout, /*to_kiln=*/true);
+}
+
 std::vector<float> to_keras(const std::vector<float>& v, const Tensor& t, const Layout& layout) {
-  const std::vector<std::int64_t>& d = t.shape().dims();
-  std::vector<float> out(v.size());
-  if (layout.kind == Layout::ConvKernel) {
-    const std::int64_t K = d[0], C = d[1], R = d[2], S = d[3];
-    for (std::int64_t k = 0; k < K; ++k)
-      for (std::int64_t c = 0; c < C; ++c)
-        for (std::int64_t r = 0; r < R; ++r)
-          for (std::int64_t s = 0; s < S; ++s)
-            out[((r * S + s) * C + c) * K + k] = v[((k * C + c) * R + r) * S + s];
-  } else if (layout.kind == Layout::DenseRowsFromNhwc) {
-    const std::int64_t cols = d[1];
-    for (std::int64_t c = 0; c < layout.c; ++c)
-      for (std::int64_t hw = 0; hw < layout.h * layout.w; ++hw) {
-        const float* src = v.data() + (c * layout.h * layout.w + hw) * cols;
-        std::copy(src, src + cols, out.data() + (hw * layout.c + c) * cols);
-      }
-  } else {
-    out = v;
-  }
-  return out;
+  return convert(v, t, layout, /*to_kiln=*/false);
 }
 
 std::string shape_str(const std::vector<std::int64_t>& dims) { return Shape(dims).str(); }
