@@ -20,8 +20,9 @@ import time
 
 import numpy as np
 import torch
-from torch import nn
 import torch.nn.functional as F
+
+from torch_vgg16 import vgg16_classifier  # the same model as the benchmark, Keras' init
 
 MEAN_BGR = torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
 
@@ -32,22 +33,6 @@ def read_cifar(directory):
     labels = raw[:, 0].astype(np.int64)
     images = raw[:, 1:].reshape(-1, 3, 32, 32)  # planes R, G, B
     return torch.from_numpy(images.copy()), torch.from_numpy(labels)
-
-
-def model():
-    layers, c = [], 3
-    for width, convs in [(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)]:
-        for _ in range(convs):
-            layers += [nn.Conv2d(c, width, 3, padding=1), nn.ReLU(inplace=True)]
-            c = width
-        layers.append(nn.MaxPool2d(2, 2))
-    net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(512, 256), nn.ReLU(inplace=True),
-                        nn.Dropout(0.5), nn.Linear(256, 10))
-    for m in net.modules():  # Keras' defaults: Glorot uniform kernels, zero biases
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.xavier_uniform_(m.weight)
-            nn.init.zeros_(m.bias)
-    return net
 
 
 def preprocess(x_rgb):  # float RGB 0..255 -> BGR minus means
@@ -89,7 +74,7 @@ def main():
     val_idx, train_idx = order[:args.val], order[args.val:]
     if args.limit_train:
         train_idx = train_idx[:args.limit_train]
-    net = model()
+    net = vgg16_classifier()
     opt = torch.optim.Adam(net.parameters(), lr=1e-4, eps=1e-7)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{len(train_idx)} train / {len(val_idx)} validation")
