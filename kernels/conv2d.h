@@ -4,6 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
+
+#include "kernels/cuda_runtime.h"
 
 namespace kiln::kernels {
 
@@ -40,13 +43,53 @@ void conv2d_backward_weight_onednn(const Conv2dGeometry& g, const float* x, cons
 
 }  // namespace cpu
 
-// CUDA twins (device pointers, float), on cuDNN. Algorithms are chosen once per geometry and
-// cached; the math mode follows set_math_mode (cuda_runtime.h). Work is queued on Kiln's stream.
+// CUDA twins (device pointers, float). Two engines implement them:
+//   - cuDNN (conv2d_*_cudnn): algorithms chosen once per geometry and cached (kernels/cuda/conv2d.cu);
+//   - Kiln's own implicit-GEMM kernels (conv2d_*_kiln): shared-memory tiled, FP32 on CUDA cores or,
+//     in TF32 math mode, TF32 tensor cores through wmma (kernels/cuda/conv2d_kiln.cu).
+// The math mode follows set_math_mode (cuda_runtime.h). Work is queued on Kiln's stream. The
+// engine-neutral conv2d_* entry points pick an engine with conv_engine() (below).
 namespace cuda {
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
                     float* y);
 void conv2d_backward_data(const Conv2dGeometry& g, const float* gy, const float* w, float* gx);
 void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float* gy, float* gw,
                             float* gb);
+
+void conv2d_forward_cudnn(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
+                          float* y);
+void conv2d_backward_data_cudnn(const Conv2dGeometry& g, const float* gy, const float* w,
+                                float* gx);
+void conv2d_backward_weight_cudnn(const Conv2dGeometry& g, const float* x, const float* gy,
+                                  float* gw, float* gb);
+
+void conv2d_forward_kiln(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
+                         float* y);
+void conv2d_backward_data_kiln(const Conv2dGeometry& g, const float* gy, const float* w,
+                               float* gx);
+void conv2d_backward_weight_kiln(const Conv2dGeometry& g, const float* x, const float* gy,
+                                 float* gw, float* gb);
+
+// Which engine the conv2d_* entry points use. Auto (the default) times both engines once per
+// (device, geometry, direction, math mode), on the call's own buffers, and keeps the faster for the
+// rest of the process. The initial value comes from KILN_CONV_ENGINE (kiln, cudnn or auto) when set.
+enum class ConvEngine { Auto, CuDNN, Kiln };
+void set_conv_engine(ConvEngine engine);
+ConvEngine conv_engine();
+const char* to_string(ConvEngine engine);  // "auto", "cudnn", "kiln"
+// Parses "auto", "cudnn" or "kiln"; throws kiln::Error naming the text and the choices otherwise.
+ConvEngine parse_conv_engine(const char* text);
+
+// What Auto chose so far, one line per (geometry, direction, math mode) it has timed, with both
+// times: for logs and benchmark reports. Empty before the first Auto call.
+enum class ConvDirection { Forward, BackwardData, BackwardWeight };
+struct ConvEngineChoice {
+  Conv2dGeometry g;
+  ConvDirection direction;
+  MathMode mode;
+  ConvEngine chosen;  // CuDNN or Kiln
+  float cudnn_ms, kiln_ms;
+};
+std::vector<ConvEngineChoice> conv_engine_choices();
 }  // namespace cuda
 }  // namespace kiln::kernels

@@ -1,4 +1,5 @@
-// conv2d on cuDNN's legacy convolution API: NCHW float tensors, OIHW filters, cross-correlation.
+// conv2d_*_cudnn: convolutions on cuDNN's legacy convolution API: NCHW float tensors, OIHW
+// filters, cross-correlation.
 // Outputs are overwritten (beta = 0: cuDNN then never reads them, so garbage or NaN in an output
 // cannot leak in); inputs and outputs never alias (kernels/conv2d.h).
 //
@@ -322,8 +323,8 @@ void bias_gradient_without_plan(DeviceLease& lease, const Conv2dGeometry& g, con
 
 }  // namespace
 
-void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
-                    float* y) {
+void conv2d_forward_cudnn(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
+                          float* y) {
   const std::int64_t y_count = g.n * g.k * g.p() * g.q();
   if (y_count == 0) return;
   DeviceLease lease;
@@ -352,7 +353,8 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
     KILN_CONV_CHECK(cudnnAddTensor(h, &one, plan.bias.desc, b, &one, plan.y.desc, y), g);
 }
 
-void conv2d_backward_data(const Conv2dGeometry& g, const float* gy, const float* w, float* gx) {
+void conv2d_backward_data_cudnn(const Conv2dGeometry& g, const float* gy, const float* w,
+                                float* gx) {
   const std::int64_t x_count = g.n * g.c * g.h * g.w;
   if (x_count == 0) return;
   DeviceLease lease;
@@ -373,8 +375,8 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* gy, const float*
       g);
 }
 
-void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float* gy, float* gw,
-                            float* gb) {
+void conv2d_backward_weight_cudnn(const Conv2dGeometry& g, const float* x, const float* gy,
+                                  float* gw, float* gb) {
   const std::int64_t w_count = g.k * g.c * g.r * g.s;
   if (w_count == 0 && (gb == nullptr || g.k == 0)) return;
   DeviceLease lease;

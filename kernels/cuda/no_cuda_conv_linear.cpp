@@ -3,10 +3,12 @@
 // on a device fails loudly with the reason, never silently.
 #include <atomic>
 #include <cstdint>
+#include <vector>
 
 #include "core/error.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda_runtime.h"
+#include "kernels/gemm.h"
 #include "kernels/linear.h"
 
 namespace kiln::kernels::cuda {
@@ -38,6 +40,22 @@ void conv2d_backward_weight(const Conv2dGeometry&, const float*, const float*, f
   fail("cuda::conv2d_backward_weight");
 }
 
+void conv2d_forward_cudnn(const Conv2dGeometry&, const float*, const float*, const float*,
+                          float*) {
+  fail("cuda::conv2d_forward_cudnn");
+}
+
+void conv2d_backward_data_cudnn(const Conv2dGeometry&, const float*, const float*, float*) {
+  fail("cuda::conv2d_backward_data_cudnn");
+}
+
+void conv2d_backward_weight_cudnn(const Conv2dGeometry&, const float*, const float*, float*,
+                                  float*) {
+  fail("cuda::conv2d_backward_weight_cudnn");
+}
+
+std::vector<ConvEngineChoice> conv_engine_choices() { return {}; }  // nothing ever ran
+
 void linear_forward(std::int64_t, std::int64_t, std::int64_t, const float*, const float*,
                     const float*, float*) {
   fail("cuda::linear_forward");
@@ -51,6 +69,24 @@ void linear_backward_data(std::int64_t, std::int64_t, std::int64_t, const float*
 void linear_backward_weight(std::int64_t, std::int64_t, std::int64_t, const float*, const float*,
                             float*, float*) {
   fail("cuda::linear_backward_weight");
+}
+
+void conv2d_forward_kiln(const Conv2dGeometry&, const float*, const float*, const float*, float*) {
+  fail("cuda::conv2d_forward_kiln");
+}
+
+void conv2d_backward_data_kiln(const Conv2dGeometry&, const float*, const float*, float*) {
+  fail("cuda::conv2d_backward_data_kiln");
+}
+
+void conv2d_backward_weight_kiln(const Conv2dGeometry&, const float*, const float*, float*,
+                                 float*) {
+  fail("cuda::conv2d_backward_weight_kiln");
+}
+
+void gemm_kiln(GemmPrecision, bool, bool, std::int64_t, std::int64_t, std::int64_t, const float*,
+               const float*, float*) {
+  fail("cuda::gemm_kiln");
 }
 
 }  // namespace kiln::kernels::cuda

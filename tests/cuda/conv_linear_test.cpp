@@ -70,6 +70,20 @@ class MathModeScope {
 
 const char* name_of(cuda::MathMode mode) { return mode == cuda::MathMode::TF32 ? "TF32" : "FP32"; }
 
+// Sets the convolution engine for one test and restores the previous one.
+class ConvEngineScope {
+ public:
+  explicit ConvEngineScope(cuda::ConvEngine engine) : previous_(cuda::conv_engine()) {
+    cuda::set_conv_engine(engine);
+  }
+  ~ConvEngineScope() { cuda::set_conv_engine(previous_); }
+  ConvEngineScope(const ConvEngineScope&) = delete;
+  ConvEngineScope& operator=(const ConvEngineScope&) = delete;
+
+ private:
+  cuda::ConvEngine previous_;
+};
+
 // Allowed error for an output that sums `terms` products (see the file comment).
 double tolerance(cuda::MathMode mode, std::int64_t terms) {
   const double rel = mode == cuda::MathMode::TF32 ? 2e-3 : 1e-4;
@@ -135,14 +149,17 @@ const ConvCase kConvCases[] = {
     {"window3x2_stride2x1_pad1x0", {2, 3, 9, 8, 4, 3, 2, 2, 1, 1, 0}},
 };
 
-using ConvParam = std::tuple<ConvCase, bool /*bias*/, cuda::MathMode>;
+// Every case runs on each engine: cuDNN, Kiln's implicit GEMM, and Auto (which times both and
+// must still hand back a correct result from whichever won).
+using ConvParam = std::tuple<ConvCase, bool /*bias*/, cuda::MathMode, cuda::ConvEngine>;
 
 class CudaConv2d : public ::testing::TestWithParam<ConvParam> {};
 
 TEST_P(CudaConv2d, AllThreeDirectionsMatchTheCpuReference) {
   KILN_REQUIRE_CUDA();
-  const auto& [c, with_bias, mode] = GetParam();
+  const auto& [c, with_bias, mode, engine] = GetParam();
   const MathModeScope scope(mode);
+  const ConvEngineScope engine_scope(engine);
   const Conv2dGeometry& g = c.g;
   const std::uint64_t seed = 1000 + static_cast<std::uint64_t>(x_size(g) + 7 * w_size(g));
   const std::vector<float> x = random_floats(x_size(g), seed);
@@ -187,12 +204,48 @@ TEST_P(CudaConv2d, AllThreeDirectionsMatchTheCpuReference) {
 INSTANTIATE_TEST_SUITE_P(Geometries, CudaConv2d,
                          ::testing::Combine(::testing::ValuesIn(kConvCases), ::testing::Bool(),
                                             ::testing::Values(cuda::MathMode::FP32,
-                                                              cuda::MathMode::TF32)),
+                                                              cuda::MathMode::TF32),
+                                            ::testing::Values(cuda::ConvEngine::CuDNN,
+                                                              cuda::ConvEngine::Kiln,
+                                                              cuda::ConvEngine::Auto)),
                          [](const ::testing::TestParamInfo<ConvParam>& info) {
                            return std::string(std::get<0>(info.param).name) +
                                   (std::get<1>(info.param) ? "_bias_" : "_nobias_") +
-                                  name_of(std::get<2>(info.param));
+                                  name_of(std::get<2>(info.param)) + "_" +
+                                  cuda::to_string(std::get<3>(info.param));
                          });
+
+// Auto times both engines on a shape's first call and records the choice with both times; a shape
+// it has not seen yet gets exactly one new entry per direction.
+TEST(CudaConvEngineAuto, RecordsOneTimedChoicePerShapeAndDirection) {
+  KILN_REQUIRE_CUDA();
+  const MathModeScope scope(cuda::MathMode::FP32);
+  const ConvEngineScope engine_scope(cuda::ConvEngine::Auto);
+  const Conv2dGeometry g{3, 19, 13, 11, 23, 3, 3, 1, 1, 1, 1};  // a shape no other test uses
+  const DeviceBuffer x(random_floats(x_size(g), 61)), w(random_floats(w_size(g), 62)),
+      gy(random_floats(y_size(g), 63));
+  DeviceBuffer y(y_size(g), kSentinelB), gx(x_size(g), kSentinelB), gw(w_size(g), kSentinelB);
+  const auto count_for_shape = [&] {
+    int count = 0;
+    for (const cuda::ConvEngineChoice& c : cuda::conv_engine_choices()) {
+      if (c.g.c == g.c && c.g.k == g.k && c.g.h == g.h && c.g.w == g.w && c.g.n == g.n) {
+        EXPECT_GT(c.cudnn_ms, 0.f);
+        EXPECT_GT(c.kiln_ms, 0.f);
+        EXPECT_EQ(c.chosen, c.kiln_ms < c.cudnn_ms ? cuda::ConvEngine::Kiln
+                                                   : cuda::ConvEngine::CuDNN);
+        ++count;
+      }
+    }
+    return count;
+  };
+  EXPECT_EQ(count_for_shape(), 0);
+  for (int repeat = 0; repeat < 2; ++repeat) {  // the second round reuses the choices
+    cuda::conv2d_forward(g, x.get(), w.get(), nullptr, y.get());
+    cuda::conv2d_backward_data(g, gy.get(), w.get(), gx.get());
+    cuda::conv2d_backward_weight(g, x.get(), gy.get(), gw.get(), nullptr);
+    EXPECT_EQ(count_for_shape(), 3);
+  }
+}
 
 // The second call finds the cached plan (descriptors and algorithm) and must overwrite its output
 // exactly as the first did: cuDNN's forward algorithms are deterministic, so the bits repeat.
