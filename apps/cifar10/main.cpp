@@ -12,6 +12,7 @@
 #include "apps/cifar10/device.h"
 #include "apps/cifar10/options.h"
 #include "core/error.h"
+#include "kernels/conv2d.h"
 
 namespace {
 
@@ -29,13 +30,17 @@ int fail(const std::string& message, int status) {
   return status;
 }
 
-// --help, --device and --threads, which every command handles the same way. Returns -1 to go on.
+// --help, --device, --conv-engine and --threads, which every command handles the same way.
+// Returns -1 to go on.
 int apply_common(const CommonOptions& common, const std::string& usage) {
   if (common.help) {
     std::fputs(usage.c_str(), stdout);
     return 0;
   }
   kiln::app::set_compute_device(common.device);  // cuda without a device: an error saying why
+  if (common.device == "cuda" && common.conv_engine_given) {
+    kiln::kernels::cuda::set_conv_engine(common.conv_engine);
+  }
   if (common.threads > 0) omp_set_num_threads(common.threads);
   return -1;
 }

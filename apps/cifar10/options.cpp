@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "core/error.h"
+
 namespace kiln::app {
 
 namespace {
@@ -145,6 +147,19 @@ void add_common(Parser& p, CommonOptions& c) {
         if (v != "cpu" && v != "cuda")
           throw UsageError("--device: expected cpu or cuda, got '" + v + "'");
         c.device = v;
+      },
+      false);
+  p.option(
+      "--conv-engine", "auto|cudnn|kiln",
+      "convolutions with --device cuda: cuDNN, Kiln's own kernels, or auto, the faster of the two "
+      "timed once per layer shape (default auto, or KILN_CONV_ENGINE when set)",
+      [&c](const std::string& v) {
+        try {
+          c.conv_engine = kernels::cuda::parse_conv_engine(v.c_str());
+        } catch (const Error&) {
+          throw UsageError("--conv-engine: expected auto, cudnn or kiln, got '" + v + "'");
+        }
+        c.conv_engine_given = true;
       },
       false);
   p.option("--seed", "N", "seed of every random stream (default 1337)", [&c](const std::string& v) {

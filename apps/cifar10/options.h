@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/conv2d.h"
+
 namespace kiln::app {
 
 // A mistake on the command line: main prints it and exits with status 2.
@@ -26,6 +28,10 @@ constexpr const char* kDefaultWeights = "weights/vgg16_weights_tf_dim_ordering_t
 // Options every subcommand takes.
 struct CommonOptions {
   std::string device = "cpu";
+  // --conv-engine: applied (kernels::cuda::set_conv_engine) only when given and the device is
+  // cuda; otherwise the process's setting stands (auto, or KILN_CONV_ENGINE when set).
+  kernels::cuda::ConvEngine conv_engine = kernels::cuda::ConvEngine::Auto;
+  bool conv_engine_given = false;
   std::uint64_t seed = 1337;
   bool seed_given = false;
   int threads = 0;  // 0: OpenMP's default
@@ -91,7 +97,7 @@ std::string predict_usage();
 std::string program_usage();
 
 // For --resume: the train arguments worth recording in a checkpoint (all but --resume, --quiet,
-// --threads, --device, --help), to be replayed before the new ones.
+// --threads, --device, --conv-engine, --help), to be replayed before the new ones.
 std::vector<std::string> recordable_train_args(const std::vector<std::string>& args);
 
 }  // namespace kiln::app

@@ -18,6 +18,7 @@
 #include "apps/cifar10/progress.h"
 #include "core/functions.h"
 #include "data/loader.h"
+#include "kernels/conv2d.h"
 #include "layers/dropout.h"
 #include "optim/adam.h"
 #include "weights/checkpoint.h"
@@ -164,6 +165,13 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
   std::int64_t trainable_count = 0;
   for (const Tensor& p : adam.params()) trainable_count += p.numel();
   progress.message(weights_line);
+  if (compute_device() == Device::CUDA) {
+    const kernels::cuda::ConvEngine engine = kernels::cuda::conv_engine();
+    progress.message(std::string("convolutions on the GPU: ") + kernels::cuda::to_string(engine) +
+                     (engine == kernels::cuda::ConvEngine::Auto
+                          ? " (cuDNN or Kiln's kernels, the faster per layer shape; --conv-engine)"
+                          : " (--conv-engine)"));
+  }
   progress.message("training " + trainable + ": " + std::to_string(trainable_count) +
                    " parameters; Adam lr " + fmt("%g", adam_options.lr) + ", batch " +
                    std::to_string(o.batch_size) + ", augmentation " + describe(augmentation(o)));

@@ -124,6 +124,8 @@ TEST_F(BadInput, UsageErrorsExitWithTwo) {
   expect_failure("train --epochs zero", "--epochs", 2);
   expect_failure("fly", "fly", 2);
   expect_failure("predict --model models/best.h5", "INPUT", 2);
+  expect_failure("train --device cuda --conv-engine fastest",
+                 "--conv-engine: expected auto, cudnn or kiln, got 'fastest'", 2);
 }
 
 }  // namespace

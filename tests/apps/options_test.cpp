@@ -62,8 +62,39 @@ TEST(TrainOptions, HelpStopsParsing) {
 
 TEST(TrainOptions, ResumeRecordsAllButPerInvocationOptions) {
   EXPECT_EQ(recordable_train_args({"--resume", "--epochs", "3", "--threads", "2", "--quiet",
-                                   "--out-dir=x", "--data", "d", "--device", "cpu"}),
+                                   "--out-dir=x", "--data", "d", "--device", "cpu", "--conv-engine",
+                                   "kiln"}),
             (std::vector<std::string>{"--epochs", "3", "--data", "d"}));
+}
+
+TEST(CommonOptions, ConvEngineIsParsedForEveryCommand) {
+  using kernels::cuda::ConvEngine;
+  const TrainOptions defaults = parse_train_options({});
+  EXPECT_FALSE(defaults.common.conv_engine_given);  // the process's setting (auto) stands
+  EXPECT_EQ(defaults.common.conv_engine, ConvEngine::Auto);
+  const TrainOptions t = parse_train_options({"--device", "cuda", "--conv-engine", "kiln"});
+  EXPECT_TRUE(t.common.conv_engine_given);
+  EXPECT_EQ(t.common.conv_engine, ConvEngine::Kiln);
+  EXPECT_EQ(parse_evaluate_options({"--conv-engine=cudnn"}).common.conv_engine, ConvEngine::CuDNN);
+  EXPECT_EQ(parse_predict_options({"--conv-engine", "auto", "x.png"}).common.conv_engine,
+            ConvEngine::Auto);
+  EXPECT_NE(train_usage().find("--conv-engine auto|cudnn|kiln"), std::string::npos);
+}
+
+TEST(CommonOptions, BadConvEngineIsAUsageErrorNamingTheFlagAndTheChoices) {
+  const auto message = [](std::vector<std::string> args) -> std::string {
+    try {
+      parse_evaluate_options(args);
+    } catch (const UsageError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_EQ(message({"--conv-engine", "cublas"}),
+            "--conv-engine: expected auto, cudnn or kiln, got 'cublas'");
+  EXPECT_EQ(message({"--conv-engine="}), "--conv-engine: expected auto, cudnn or kiln, got ''");
+  EXPECT_NE(message({"--conv-engine"}).find("--conv-engine needs a value (auto|cudnn|kiln)"),
+            std::string::npos);
 }
 
 TEST(History, FormatsAndParsesRows) {
