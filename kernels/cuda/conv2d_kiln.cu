@@ -9,8 +9,8 @@
 #include <cstdint>
 
 #include "core/error.h"
+#include "kernels/bias.h"
 #include "kernels/conv2d.h"
-#include "kernels/cuda/block_reduce.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/implicit_gemm.cuh"
 #include "kernels/cuda/launch.h"
@@ -48,21 +48,6 @@ ConvShape checked_shape(const Conv2dGeometry& g) {
 
 bool tf32() { return math_mode() == MathMode::TF32; }
 
-// gb[k] = sum of gy[n][k][p][q] over n, p, q: one block per k, a fixed 256-thread stride and
-// block_reduce's fixed combining order, so the bits repeat run to run.
-__global__ void bias_gradient_kernel(const float* gy, std::int64_t n, std::int64_t k,
-                                     std::int64_t pq, float* gb) {
-  __shared__ float scratch[32];
-  const std::int64_t channel = blockIdx.x, count = n * pq;
-  float sum = 0.f;
-  for (std::int64_t i = threadIdx.x; i < count; i += blockDim.x) {
-    const std::int64_t image = i / pq;
-    sum += gy[(image * k + channel) * pq + (i - image * pq)];
-  }
-  sum = detail::block_reduce(sum, detail::Sum{}, 0.f, scratch);
-  if (threadIdx.x == 0) gb[channel] = sum;
-}
-
 }  // namespace
 
 void conv2d_forward_kiln(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
@@ -88,11 +73,8 @@ void conv2d_backward_weight_kiln(const Conv2dGeometry& g, const float* x, const 
   const ConvShape d = checked_shape(g);
   DeviceLease lease;
   detail::run_implicit_gemm(ConvBackwardWeightProblem<float>(d, x, gy, gw), tf32(), lease);
-  if (bias) {
-    bias_gradient_kernel<<<static_cast<unsigned>(g.k), detail::kThreads, 0, lease.stream()>>>(
-        gy, g.n, g.k, g.p() * g.q(), gb);
-    KILN_LAUNCH_CHECK();
-  }
+  // gb: Kiln's per-channel reduction (kernels/bias.h), deterministic like the GEMM above.
+  if (bias) bias_grad_nchw(g.n, g.k, g.p() * g.q(), gy, gb);
 }
 
 }  // namespace kiln::kernels::cuda

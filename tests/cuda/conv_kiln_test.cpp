@@ -26,40 +26,24 @@
 #include "kernels/gemm.h"
 #include "tests/cuda/device_buffer.h"
 #include "tests/cuda/parity.h"
+#include "tests/cuda/cuda_test.h"
 #include "tests/support/test_data.h"
 
 namespace kiln {
 namespace {
 
 namespace cuda = kernels::cuda;
+using test::MathModeScope;
+using test::widen;
+using test::x_size;
+using test::w_size;
+using test::y_size;
 using kernels::Conv2dGeometry;
 using test::DeviceBuffer;
 using test::kSentinelA;
 using test::kSentinelB;
 using test::random_floats;
 
-#define KILN_REQUIRE_CUDA()                                             \
-  do {                                                                  \
-    if (!cuda::available()) {                                           \
-      GTEST_SKIP() << "no CUDA device: " << cuda::unavailable_reason(); \
-    }                                                                   \
-  } while (0)
-
-// Sets the math mode for one test and restores the previous one.
-class MathModeScope {
- public:
-  explicit MathModeScope(cuda::MathMode mode) : previous_(cuda::math_mode()) {
-    cuda::set_math_mode(mode);
-  }
-  ~MathModeScope() { cuda::set_math_mode(previous_); }
-  MathModeScope(const MathModeScope&) = delete;
-  MathModeScope& operator=(const MathModeScope&) = delete;
-
- private:
-  cuda::MathMode previous_;
-};
-
-std::vector<double> widen(const std::vector<float>& v) { return {v.begin(), v.end()}; }
 std::vector<double> widen_abs(const std::vector<float>& v) {
   std::vector<double> out(v.size());
   for (std::size_t i = 0; i < v.size(); ++i) out[i] = std::abs(static_cast<double>(v[i]));
@@ -88,9 +72,6 @@ void expect_close(const std::vector<float>& gpu, const std::vector<double>& ref,
   EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << ref.size() << " elements out of tolerance";
 }
 
-std::int64_t x_size(const Conv2dGeometry& g) { return g.n * g.c * g.h * g.w; }
-std::int64_t w_size(const Conv2dGeometry& g) { return g.k * g.c * g.r * g.s; }
-std::int64_t y_size(const Conv2dGeometry& g) { return g.n * g.k * g.p() * g.q(); }
 
 struct ConvCase {
   const char* name;

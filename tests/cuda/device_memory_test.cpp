@@ -12,19 +12,13 @@
 
 #include "core/error.h"
 #include "kernels/cuda_fill.h"
+#include "tests/cuda/cuda_test.h"
 #include "tests/support/test_data.h"
 
 namespace kiln {
 namespace {
 
 namespace cuda = kernels::cuda;
-
-#define KILN_REQUIRE_CUDA()                                             \
-  do {                                                                  \
-    if (!cuda::available()) {                                           \
-      GTEST_SKIP() << "no CUDA device: " << cuda::unavailable_reason(); \
-    }                                                                   \
-  } while (0)
 
 // Test-local RAII owner, so a failed assertion does not leak device memory.
 struct DeviceFree {

@@ -1,0 +1,54 @@
+// Scaffolding shared by the CUDA test files: the skip-without-a-device guard and scoped settings
+// (math mode, conv engine) that a test changes and must restore, so tests never leak settings.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/conv2d.h"
+#include "kernels/cuda_runtime.h"
+#include "kernels/device_memory.h"
+
+// Skips the calling test, with the reason, when there is no usable CUDA device: a CUDA test never
+// passes silently on a machine without one.
+#define KILN_REQUIRE_CUDA()                                                                    \
+  do {                                                                                         \
+    if (!::kiln::kernels::cuda::available()) {                                                 \
+      GTEST_SKIP() << "no CUDA device: " << ::kiln::kernels::cuda::unavailable_reason();       \
+    }                                                                                          \
+  } while (0)
+
+namespace kiln::test {
+
+// Sets a process-wide setting for one scope and restores the previous value.
+template <typename Value, Value (*Get)(), void (*Set)(Value)>
+class SettingScope {
+ public:
+  explicit SettingScope(Value value) : previous_(Get()) { Set(value); }
+  ~SettingScope() { Set(previous_); }
+  SettingScope(const SettingScope&) = delete;
+  SettingScope& operator=(const SettingScope&) = delete;
+
+ private:
+  Value previous_;
+};
+using MathModeScope = SettingScope<kernels::cuda::MathMode, kernels::cuda::math_mode,
+                                   kernels::cuda::set_math_mode>;
+using ConvEngineScope = SettingScope<kernels::cuda::ConvEngine, kernels::cuda::conv_engine,
+                                     kernels::cuda::set_conv_engine>;
+
+inline const char* name_of(kernels::cuda::MathMode mode) {
+  return mode == kernels::cuda::MathMode::TF32 ? "TF32" : "FP32";
+}
+
+// The same floats in double, for references computed exactly on the GPU's inputs.
+inline std::vector<double> widen(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+
+// Element counts of a convolution's tensors.
+inline std::int64_t x_size(const kernels::Conv2dGeometry& g) { return g.n * g.c * g.h * g.w; }
+inline std::int64_t w_size(const kernels::Conv2dGeometry& g) { return g.k * g.c * g.r * g.s; }
+inline std::int64_t y_size(const kernels::Conv2dGeometry& g) { return g.n * g.k * g.p() * g.q(); }
+
+}  // namespace kiln::test
