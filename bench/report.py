@@ -36,6 +36,10 @@ def split_name(name):
 def program_table(path, data):
     program = path.rsplit("/", 1)[-1].removesuffix(".json")
     lines = [f"## {program}", ""]
+    ctx = data.get("context", {})
+    ceilings = [f"{label} {ctx[key]}" for key, label in CONTEXT_KEYS if "ceiling" in label and key in ctx]
+    if ceilings:  # each program measures its own, at its start
+        lines += ["Ceilings measured by this program: " + "; ".join(ceilings) + ".", ""]
     lines.append("| kernel / case | device | version | ms (median) | GB/s | TFLOP/s "
                  "| % of rival | % of ceiling |")
     lines.append("|---|---|---|---:|---:|---:|---:|---:|")
@@ -67,7 +71,7 @@ def main(paths):
         failures += bad
     header = ["# Kiln kernel benchmarks", ""]
     for key, label in CONTEXT_KEYS:
-        if key in context:
+        if key in context and "ceiling" not in label:
             header.append(f"- {label}: {context[key]}")
     header += ["- Times are medians over iterations, each timed alone after a cache flush "
                "(L2 on the GPU, last-level cache on the CPU).",
