@@ -23,12 +23,17 @@
 // never share a mangled name with nvcc's launch stubs for the same kernels (the test links against
 // the CUDA build of kiln_kernels too).
 #define KILN_GEMM_KERNELS_NAMESPACE kiln::kernels::cuda::emulated
+// GCC knows no `#pragma unroll` and warns at each one, whatever diagnostic pragmas say (before GCC
+// 13), so the emulation leaves unrolling to the optimiser. For nvcc, KILN_UNROLL is exactly
+// `#pragma unroll`.
+#define KILN_UNROLL
 #else
 #include <cuda_runtime.h>
 #include <mma.h>
 
 #include "kernels/cuda/launch.h"
 #define KILN_GEMM_KERNELS_NAMESPACE kiln::kernels::cuda::detail
+#define KILN_UNROLL _Pragma("unroll")
 #endif
 
 namespace KILN_GEMM_KERNELS_NAMESPACE {
@@ -63,12 +68,12 @@ struct SlabLoader {
 
   template <class Problem>
   __device__ void load(const Problem& p, int m0, int n0, int k0, int k_end) {
-#pragma unroll
+    KILN_UNROLL
     for (int i = 0; i < kA; ++i) {
       const int e = threadIdx.x + i * kGemmThreads, m = m0 + e / BK, kk = k0 + e % BK;
       a[i] = m < p.rows && kk < k_end ? p.load_a(m, kk) : 0.f;
     }
-#pragma unroll
+    KILN_UNROLL
     for (int i = 0; i < kB; ++i) {
       const int e = threadIdx.x + i * kGemmThreads, n = n0 + e % TILE, kk = k0 + e / TILE;
       b[i] = n < p.cols && kk < k_end ? p.load_b(kk, n) : 0.f;
@@ -79,12 +84,12 @@ struct SlabLoader {
   // by every fragment column of its warp).
   template <class Convert>
   __device__ void stash(float (*as)[LDA], float (*bs)[LDB], Convert convert) const {
-#pragma unroll
+    KILN_UNROLL
     for (int i = 0; i < kA; ++i) {
       const int e = threadIdx.x + i * kGemmThreads;
       as[e % BK][e / BK] = convert(a[i]);
     }
-#pragma unroll
+    KILN_UNROLL
     for (int i = 0; i < kB; ++i) {
       const int e = threadIdx.x + i * kGemmThreads;
       bs[e / TILE][e % TILE] = convert(b[i]);
@@ -123,20 +128,21 @@ __global__ void __launch_bounds__(kGemmThreads)
   for (int t = 0; t < steps; ++t) {
     const int cur = t & 1;
     if (t + 1 < steps) slab.load(p, m0, n0, k_begin + (t + 1) * BK, k_end);
-#pragma unroll
+    KILN_UNROLL
     for (int kk = 0; kk < BK; ++kk) {
       float a[TM], b[TM];
-#pragma unroll
+      KILN_UNROLL
       for (int c = 0; c < TM / 4; ++c) {
         const float4 va = *reinterpret_cast<const float4*>(&as[cur][kk][c * 64 + ty * 4]);
         const float4 vb = *reinterpret_cast<const float4*>(&bs[cur][kk][c * 64 + tx * 4]);
         a[c * 4] = va.x, a[c * 4 + 1] = va.y, a[c * 4 + 2] = va.z, a[c * 4 + 3] = va.w;
         b[c * 4] = vb.x, b[c * 4 + 1] = vb.y, b[c * 4 + 2] = vb.z, b[c * 4 + 3] = vb.w;
       }
-#pragma unroll
-      for (int i = 0; i < TM; ++i)
-#pragma unroll
+      KILN_UNROLL
+      for (int i = 0; i < TM; ++i) {
+        KILN_UNROLL
         for (int j = 0; j < TM; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+      }
     }
     // The other buffer was last read in step t-1, which every thread finished before the
     // __syncthreads that closed it; one barrier per step is enough.
@@ -144,11 +150,11 @@ __global__ void __launch_bounds__(kGemmThreads)
     __syncthreads();
   }
 
-#pragma unroll
+  KILN_UNROLL
   for (int i = 0; i < TM; ++i) {
     const int m = m0 + (i / 4) * 64 + ty * 4 + i % 4;
     if (m >= p.rows) continue;
-#pragma unroll
+    KILN_UNROLL
     for (int j = 0; j < TM; ++j) {
       const int n = n0 + (j / 4) * 64 + tx * 4 + j % 4;
       if (n < p.cols) emit(p, partial, m, n, acc[i][j]);
@@ -189,39 +195,41 @@ __global__ void __launch_bounds__(kGemmThreads)
   __syncthreads();
 
   wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[FM][FN];
-#pragma unroll
-  for (int i = 0; i < FM; ++i)
-#pragma unroll
+  KILN_UNROLL
+  for (int i = 0; i < FM; ++i) {
+    KILN_UNROLL
     for (int j = 0; j < FN; ++j) wmma::fill_fragment(acc[i][j], 0.f);
+  }
 
   for (int t = 0; t < steps; ++t) {
     const int cur = t & 1;
     if (t + 1 < steps) slab.load(p, m0, n0, k_begin + (t + 1) * BK, k_end);
-#pragma unroll
+    KILN_UNROLL
     for (int kk = 0; kk < BK; kk += 8) {
       wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major> a[FM];
       wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> b[FN];
-#pragma unroll
+      KILN_UNROLL
       for (int i = 0; i < FM; ++i) wmma::load_matrix_sync(a[i], &as[cur][kk][wm + i * 16], LDA);
-#pragma unroll
+      KILN_UNROLL
       for (int j = 0; j < FN; ++j) wmma::load_matrix_sync(b[j], &bs[cur][kk][wn + j * 16], LDB);
-#pragma unroll
-      for (int i = 0; i < FM; ++i)
-#pragma unroll
+      KILN_UNROLL
+      for (int i = 0; i < FM; ++i) {
+        KILN_UNROLL
         for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
+      }
     }
     if (t + 1 < steps) slab.stash(as[cur ^ 1], bs[cur ^ 1], to_tf32);  // see the FP32 kernel
     __syncthreads();
   }
 
   float* mine = stage[warp];
-#pragma unroll
+  KILN_UNROLL
   for (int i = 0; i < FM; ++i) {
-#pragma unroll
+    KILN_UNROLL
     for (int j = 0; j < FN; ++j) {
       wmma::store_matrix_sync(mine, acc[i][j], 16, wmma::mem_row_major);
       __syncwarp();
-#pragma unroll
+      KILN_UNROLL
       for (int step = 0; step < 16 * 16 / 32; ++step) {  // lanes run along n: coalesced along q, w
         const int e = step * 32 + lane;
         const int m = m0 + wm + i * 16 + e / 16, n = n0 + wn + j * 16 + e % 16;
@@ -248,3 +256,4 @@ __global__ void splitk_reduce_kernel(Problem p, int splits, const float* partial
 }  // namespace KILN_GEMM_KERNELS_NAMESPACE
 
 #undef KILN_GEMM_KERNELS_NAMESPACE
+#undef KILN_UNROLL

@@ -2,7 +2,8 @@
 // double, against the reference convolutions and a plain triple loop. The CUDA kernels only tile
 // and sum what these definitions say, so this proves the index mapping, gathers, padding and
 // scatter stores on every CI run, GPU or not. Each output is also evaluated split-K style, slice
-// by slice as plan_gemm_tiling cuts depth, to show the slices cover depth exactly once.
+// by slice as plan_gemm_tiling cuts depth, to show the slices cover depth exactly once. The
+// tiling itself is implicit_gemm_emulated_test.cpp's job: it runs the kernels on the CPU.
 //
 // Tolerance: both sides sum the same products in double, in different orders, so they agree to a
 // few ulps of the sum of |terms| (< 1e-13 here); a wrong index errs by about a whole term.
@@ -18,38 +19,16 @@
 #include <vector>
 
 #include "kernels/conv2d.h"
+#include "tests/support/naive_implicit_gemm.h"
 #include "tests/support/test_data.h"
 
 namespace kiln::kernels {
 namespace {
 
+using test::evaluate_naively;
 using test::kSentinelA;
 using test::kSentinelB;
 using test::random_doubles;
-
-// C = A @ B as the problem defines it, one (m, n) at a time, depth summed in the split-K slices
-// the CUDA launcher would use (in the same order as splitk_reduce_kernel).
-template <class Problem>
-void evaluate(const Problem& p) {
-  const GemmTiling tiling = plan_gemm_tiling(p.rows, p.cols, p.depth);
-  ASSERT_GE(tiling.splits, 1);
-  ASSERT_GE(static_cast<std::int64_t>(tiling.splits) * tiling.k_per_split, p.depth);
-  ASSERT_LT(static_cast<std::int64_t>(tiling.splits - 1) * tiling.k_per_split,
-            std::max(p.depth, 1));  // no empty slice
-  for (int m = 0; m < p.rows; ++m) {
-    for (int n = 0; n < p.cols; ++n) {
-      double sum = 0;
-      for (int z = 0; z < tiling.splits; ++z) {
-        double slice = 0;
-        const int end = std::min(p.depth, (z + 1) * tiling.k_per_split);
-        for (int kk = z * tiling.k_per_split; kk < end; ++kk)
-          slice += p.load_a(m, kk) * p.load_b(kk, n);
-        sum += slice;
-      }
-      p.store(m, n, sum);
-    }
-  }
-}
 
 void expect_near_all(const std::vector<double>& expected, const std::vector<double>& actual,
                      const char* what) {
@@ -95,7 +74,7 @@ TEST_P(ImplicitGemmConv, ForwardMatchesTheReference) {
     ASSERT_EQ(p.rows, g.k);
     ASSERT_EQ(p.cols, g.n * g.p() * g.q());
     ASSERT_EQ(p.depth, g.c * g.r * g.s);
-    evaluate(p);
+    evaluate_naively(p);
     expect_near_all(ref, y, bias ? "forward with bias" : "forward");
   }
 }
@@ -111,7 +90,7 @@ TEST_P(ImplicitGemmConv, BackwardDataMatchesTheReference) {
   ASSERT_EQ(p.rows, g.c);
   ASSERT_EQ(p.cols, g.n * g.h * g.w);
   ASSERT_EQ(p.depth, g.k * g.r * g.s);
-  evaluate(p);
+  evaluate_naively(p);
   expect_near_all(ref, gx, "backward data");
 }
 
@@ -126,7 +105,7 @@ TEST_P(ImplicitGemmConv, BackwardWeightMatchesTheReference) {
   ASSERT_EQ(p.rows, g.k);
   ASSERT_EQ(p.cols, g.c * g.r * g.s);
   ASSERT_EQ(p.depth, g.n * g.p() * g.q());
-  evaluate(p);
+  evaluate_naively(p);
   expect_near_all(ref, gw, "backward weight");
 }
 
@@ -142,7 +121,7 @@ TEST(ImplicitGemmConvEmpty, ZeroInputChannelsGiveTheBias) {
   std::vector<double> y(g.n * g.k * g.p() * g.q(), kSentinelB);
   const ConvForwardProblem<double> p(make_conv_shape(g), nullptr, nullptr, b.data(), y.data());
   ASSERT_EQ(p.depth, 0);
-  evaluate(p);
+  evaluate_naively(p);
   for (std::size_t i = 0; i < y.size(); ++i) ASSERT_EQ(y[i], b[(i / 16) % 3]) << "element " << i;
 }
 
@@ -167,7 +146,7 @@ TEST(ImplicitGemmMatrixProduct, AllTransposesMatchTheTripleLoop) {
         std::vector<double> c(ref.size(), kSentinelB);
         const MatrixProductProblem<double> p{
             ta ? at.data() : a.data(), tb ? bt.data() : b.data(), c.data(), m, n, k, ta, tb};
-        evaluate(p);
+        evaluate_naively(p);
         SCOPED_TRACE(::testing::Message() << "M " << m << " N " << n << " K " << k << " trans_a "
                                           << ta << " trans_b " << tb);
         expect_near_all(ref, c, "gemm");
