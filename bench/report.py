@@ -28,7 +28,7 @@ def split_name(name):
     parts = name.split("/")
     if parts and parts[-1] in ("manual_time", "real_time"):
         parts = parts[:-1]
-    if len(parts) >= 3 and parts[-2] in ("cpu", "gpu"):
+    if len(parts) >= 3 and (parts[-2] == "cpu" or parts[-2].startswith("gpu")):  # gpu, gpu_tf32
         return "/".join(parts[:-2]), parts[-2], parts[-1]
     return "/".join(parts), "", ""
 
