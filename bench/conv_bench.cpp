@@ -172,19 +172,6 @@ bool verify_outputs(benchmark::State& st, const ConvCase& c, const std::vector<f
          verify(st, out_b, ref.out_b, 0, tol, what + " bias gradient");
 }
 
-// Runs a benchmark body, turning an exception (an unsupported geometry, a CUDA error) into a
-// failed benchmark that names it instead of ending the program.
-template <typename F>
-auto guarded(F body) {
-  return [body](benchmark::State& st) {
-    try {
-      body(st);
-    } catch (const std::exception& e) {
-      fail(st, e.what());
-    }
-  };
-}
-
 void register_cpu(const ConvCase& c) {
   const std::string group = "conv/" + c.name + "/cpu";
   benchmark::RegisterBenchmark(
@@ -249,26 +236,6 @@ const ConvData& gpu_reference(const ConvCase& c) {
   return data;
 }
 
-// Sets the math mode and the conv engine for one benchmark and restores the previous ones.
-class ConvSettingsScope {
- public:
-  ConvSettingsScope(cuda::MathMode mode, cuda::ConvEngine engine)
-      : mode_(cuda::math_mode()), engine_(cuda::conv_engine()) {
-    cuda::set_math_mode(mode);
-    cuda::set_conv_engine(engine);
-  }
-  ~ConvSettingsScope() {
-    cuda::set_math_mode(mode_);
-    cuda::set_conv_engine(engine_);
-  }
-  ConvSettingsScope(const ConvSettingsScope&) = delete;
-  ConvSettingsScope& operator=(const ConvSettingsScope&) = delete;
-
- private:
-  cuda::MathMode mode_;
-  cuda::ConvEngine engine_;
-};
-
 enum class Version { CuDNN, Kiln, Auto };
 
 // The case's inputs on the device, an output pre-filled with a sentinel, and the launch of one
@@ -322,7 +289,8 @@ void register_gpu(const ConvCase& c) {
     for (const Row& row : rows) {
       benchmark::RegisterBenchmark(
           (group + "/" + row.name).c_str(), guarded([=](benchmark::State& st) {
-            const ConvSettingsScope scope(mode, cuda::ConvEngine::Auto);
+            const cuda::MathModeScope math(mode);
+            const cuda::ConvEngineScope engine(cuda::ConvEngine::Auto);
             const ConvData& ref = gpu_reference(c);
             DeviceConv d(c, ref);
             d.launch(row.version);  // for Auto, this first call also picks the engine

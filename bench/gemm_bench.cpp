@@ -156,19 +156,6 @@ double tolerance(bool tf32, std::int64_t k) {
   return (tf32 ? 2e-3 : 1e-4) * (1.0 + std::sqrt(static_cast<double>(k)));
 }
 
-// Runs a benchmark body, turning an exception (an unsupported shape, a CUDA error) into a failed
-// benchmark that names it instead of ending the program.
-template <typename F>
-auto guarded(F body) {
-  return [body](benchmark::State& st) {
-    try {
-      body(st);
-    } catch (const std::exception& e) {
-      fail(st, e.what());
-    }
-  };
-}
-
 void register_cpu(const GemmCase& c) {
   const std::string group = "gemm/" + c.name + "/cpu";
   benchmark::RegisterBenchmark(
@@ -194,19 +181,7 @@ void register_cpu(const GemmCase& c) {
 #if KILN_WITH_CUDA
 namespace cuda = kernels::cuda;
 
-// Sets the math mode for one benchmark and restores the previous one.
-class MathModeScope {
- public:
-  explicit MathModeScope(cuda::MathMode mode) : previous_(cuda::math_mode()) {
-    cuda::set_math_mode(mode);
-  }
-  ~MathModeScope() { cuda::set_math_mode(previous_); }
-  MathModeScope(const MathModeScope&) = delete;
-  MathModeScope& operator=(const MathModeScope&) = delete;
-
- private:
-  cuda::MathMode previous_;
-};
+using cuda::MathModeScope;
 
 // cuBLAS through Kiln's Dense kernels without bias, in the current math mode.
 void cublas_gemm(const GemmCase& c, const float* a, const float* b, float* out) {

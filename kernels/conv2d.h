@@ -80,6 +80,18 @@ const char* to_string(ConvEngine engine);  // "auto", "cudnn", "kiln"
 // Parses "auto", "cudnn" or "kiln"; throws kiln::Error naming the text and the choices otherwise.
 ConvEngine parse_conv_engine(const char* text);
 
+// Sets the conv engine for one scope and restores the previous one on exit (process-wide).
+class ConvEngineScope {
+ public:
+  explicit ConvEngineScope(ConvEngine engine) : previous_(conv_engine()) { set_conv_engine(engine); }
+  ~ConvEngineScope() { set_conv_engine(previous_); }
+  ConvEngineScope(const ConvEngineScope&) = delete;
+  ConvEngineScope& operator=(const ConvEngineScope&) = delete;
+
+ private:
+  ConvEngine previous_;
+};
+
 // What Auto chose so far, one line per (geometry, direction, math mode) it has timed, with both
 // times: for logs and benchmark reports. Empty before the first Auto call.
 enum class ConvDirection { Forward, BackwardData, BackwardWeight };

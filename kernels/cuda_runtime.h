@@ -10,6 +10,19 @@ enum class MathMode { FP32, TF32 };
 void set_math_mode(MathMode mode);
 MathMode math_mode();
 
+// Sets the math mode for one scope and restores the previous one on exit (tests, benchmarks, or a
+// layer that must stay exact FP32 inside a TF32 model). The setting is process-wide, not per thread.
+class MathModeScope {
+ public:
+  explicit MathModeScope(MathMode mode) : previous_(math_mode()) { set_math_mode(mode); }
+  ~MathModeScope() { set_math_mode(previous_); }
+  MathModeScope(const MathModeScope&) = delete;
+  MathModeScope& operator=(const MathModeScope&) = delete;
+
+ private:
+  MathMode previous_;
+};
+
 // Waits for all queued work on Kiln's stream; rethrows an asynchronous CUDA error as kiln::Error.
 void synchronize();
 

@@ -17,6 +17,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <string>
 #include <vector>
@@ -71,6 +72,19 @@ bool verify_exact(benchmark::State& state, const std::vector<std::int32_t>& got,
                   const std::vector<std::int32_t>& ref, const std::string& what);
 // Marks the program failed with a message (printed at exit).
 void fail(benchmark::State& state, const std::string& message);
+
+// Wraps a benchmark body so an exception (an unsupported shape, a CUDA error) fails that one row,
+// naming it, instead of ending the program.
+template <typename F>
+auto guarded(F body) {
+  return [body](benchmark::State& st) {
+    try {
+      body(st);
+    } catch (const std::exception& e) {
+      fail(st, e.what());
+    }
+  };
+}
 
 // Uniform floats in [lo, hi), reproducible from the seed.
 std::vector<float> random_floats(std::int64_t n, std::uint64_t seed, float lo = -1.f,

@@ -108,9 +108,8 @@ const Ceilings& ceilings() {
     DevicePtr x(cuda::allocate(bytes)), w(cuda::allocate(bytes)), y(cuda::allocate(bytes));
     cuda::copy_host_to_device(x.get(), host.data(), bytes);
     cuda::copy_host_to_device(w.get(), host.data(), bytes);
-    const cuda::MathMode before = cuda::math_mode();
     for (cuda::MathMode mode : {cuda::MathMode::FP32, cuda::MathMode::TF32}) {
-      cuda::set_math_mode(mode);
+      const cuda::MathModeScope scope(mode);
       std::vector<double> s;
       for (int i = 0; i < 4; ++i) {
         s.push_back(events.time([&] {
@@ -122,7 +121,6 @@ const Ceilings& ceilings() {
       const double tflops = 2.0 * n * n * n / median_of(s) / 1e12;
       (mode == cuda::MathMode::FP32 ? out.gemm_fp32_tflops : out.gemm_tf32_tflops) = tflops;
     }
-    cuda::set_math_mode(before);
     return out;
   }();
   return c;

@@ -1,5 +1,5 @@
-// Scaffolding shared by the CUDA test files: the skip-without-a-device guard and scoped settings
-// (math mode, conv engine) that a test changes and must restore, so tests never leak settings.
+// Scaffolding shared by the CUDA test files: the skip-without-a-device guard, the scoped settings
+// (math mode, conv engine: kernels/) a test uses so it never leaks them, and tensor sizes.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -22,22 +22,8 @@
 
 namespace kiln::test {
 
-// Sets a process-wide setting for one scope and restores the previous value.
-template <typename Value, Value (*Get)(), void (*Set)(Value)>
-class SettingScope {
- public:
-  explicit SettingScope(Value value) : previous_(Get()) { Set(value); }
-  ~SettingScope() { Set(previous_); }
-  SettingScope(const SettingScope&) = delete;
-  SettingScope& operator=(const SettingScope&) = delete;
-
- private:
-  Value previous_;
-};
-using MathModeScope = SettingScope<kernels::cuda::MathMode, kernels::cuda::math_mode,
-                                   kernels::cuda::set_math_mode>;
-using ConvEngineScope = SettingScope<kernels::cuda::ConvEngine, kernels::cuda::conv_engine,
-                                     kernels::cuda::set_conv_engine>;
+using kernels::cuda::ConvEngineScope;
+using kernels::cuda::MathModeScope;
 
 inline const char* name_of(kernels::cuda::MathMode mode) {
   return mode == kernels::cuda::MathMode::TF32 ? "TF32" : "FP32";

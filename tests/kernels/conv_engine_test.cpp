@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "kernels/conv2d.h"
+#include "kernels/cuda_runtime.h"
 #include "tests/support/error_of.h"
 
 namespace kiln {
@@ -35,6 +36,19 @@ TEST(ConvEngine, TheSettingIsKeptAndReadBack) {
   cuda::set_conv_engine(cuda::ConvEngine::CuDNN);
   EXPECT_EQ(cuda::conv_engine(), cuda::ConvEngine::CuDNN);
   cuda::set_conv_engine(before);
+}
+
+TEST(ConvEngine, ScopesRestoreThePreviousSettingsOnExit) {
+  const cuda::ConvEngineScope outer(cuda::ConvEngine::CuDNN);
+  const cuda::MathModeScope outer_mode(cuda::MathMode::FP32);
+  {
+    const cuda::ConvEngineScope inner(cuda::ConvEngine::Kiln);
+    const cuda::MathModeScope inner_mode(cuda::MathMode::TF32);
+    EXPECT_EQ(cuda::conv_engine(), cuda::ConvEngine::Kiln);
+    EXPECT_EQ(cuda::math_mode(), cuda::MathMode::TF32);
+  }
+  EXPECT_EQ(cuda::conv_engine(), cuda::ConvEngine::CuDNN);
+  EXPECT_EQ(cuda::math_mode(), cuda::MathMode::FP32);
 }
 
 }  // namespace
