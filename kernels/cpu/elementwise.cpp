@@ -95,7 +95,7 @@ void relu_forward_fast(std::int64_t n, const float* x, float* y) {
 void relu_backward_fast(std::int64_t n, const float* y, const float* gy, float* gx) {
   // gy[i] is loaded whatever the sign of y[i]: with the load inside the ?: the compiler keeps a
   // branch (the load is conditional in C++'s abstract machine), which mispredicts half the time on
-  // real activations; loaded first, the select becomes a vector compare-and-mask (8x faster here,
+  // real activations; loaded first, the select becomes a vector compare-and-mask (4-6x faster here,
   // bench/relu_bench.cpp).
 #pragma omp parallel for simd if (n >= kMinParallel)
   for (std::int64_t i = 0; i < n; ++i) {
