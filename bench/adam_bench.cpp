@@ -169,7 +169,7 @@ void register_gpu() {
     per_tensor_step(d);
     if (!verify_step(st, d.download(), ref, "cuda::adam_update per tensor")) return;
     gpu::run(st, [&] { per_tensor_step(d); }, adam_work(), {group, true});
-  })->UseManualTime();
+  })->UseManualTime()->Iterations(gpu::iterations());
   benchmark::RegisterBenchmark((group + "/kiln_multi_tensor").c_str(), [group](
                                                                            benchmark::State& st) {
     const AdamState host = AdamState::random(12);
@@ -179,7 +179,7 @@ void register_gpu() {
     multi_tensor_step(d);
     if (!verify_step(st, d.download(), ref, "cuda::adam_update_multi")) return;
     gpu::run(st, [&] { multi_tensor_step(d); }, adam_work(), {group, false});
-  })->UseManualTime();
+  })->UseManualTime()->Iterations(gpu::iterations());
 }
 #endif
 

@@ -126,7 +126,7 @@ void register_gpu(const AugmentCase& c) {
     launch();
     if (!verify(st, out.download(), ref, 0, kTol, "cuda::augment_preprocess")) return;
     gpu::run(st, launch, augment_work(c), {group, false});
-  })->UseManualTime();
+  })->UseManualTime()->Iterations(gpu::iterations());
 }
 #endif
 

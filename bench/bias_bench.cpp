@@ -140,7 +140,7 @@ void register_gpu(const BiasCase& c) {
     bias.add(b_dev.get(), y_dev.get());
     if (!verify(st, y_dev.download(), reference_add(c, b, y), 0, 0, "cudnnAddTensor")) return;
     gpu::run(st, [&] { bias.add(b_dev.get(), y_dev.get()); }, add_work(c), {add, true});
-  })->UseManualTime();
+  })->UseManualTime()->Iterations(gpu::iterations());
   benchmark::RegisterBenchmark((add + "/kiln").c_str(), [c, add](benchmark::State& st) {
     const std::vector<float> b = random_floats(c.k, 13), y = random_floats(c.count(), 14);
     gpu::Buffer<float> b_dev(b), y_dev(y);
@@ -148,7 +148,7 @@ void register_gpu(const BiasCase& c) {
     if (!verify(st, y_dev.download(), reference_add(c, b, y), 0, 0, "cuda::bias_add_nchw")) return;
     gpu::run(st, [&] { cuda::bias_add_nchw(c.n, c.k, c.hw, b_dev.get(), y_dev.get()); },
              add_work(c), {add, false});
-  })->UseManualTime();
+  })->UseManualTime()->Iterations(gpu::iterations());
   benchmark::RegisterBenchmark((grad + "/cudnn").c_str(), [c, grad](benchmark::State& st) {
     const std::vector<float> gy = random_floats(c.count(), 15);
     gpu::Buffer<float> gy_dev(gy), gb_dev(c.k, -7.f);
@@ -158,7 +158,7 @@ void register_gpu(const BiasCase& c) {
                 "cudnnConvolutionBackwardBias"))
       return;
     gpu::run(st, [&] { bias.grad(gy_dev.get(), gb_dev.get()); }, grad_work(c), {grad, true});
-  })->UseManualTime();
+  })->UseManualTime()->Iterations(gpu::iterations());
   benchmark::RegisterBenchmark((grad + "/kiln").c_str(), [c, grad](benchmark::State& st) {
     const std::vector<float> gy = random_floats(c.count(), 16);
     gpu::Buffer<float> gy_dev(gy), gb_dev(c.k, -7.f);
@@ -168,7 +168,7 @@ void register_gpu(const BiasCase& c) {
       return;
     gpu::run(st, [&] { cuda::bias_grad_nchw(c.n, c.k, c.hw, gy_dev.get(), gb_dev.get()); },
              grad_work(c), {grad, false});
-  })->UseManualTime();
+  })->UseManualTime()->Iterations(gpu::iterations());
 }
 #endif
 

@@ -167,9 +167,13 @@ bool verify_outputs(benchmark::State& st, const ConvCase& c, const std::vector<f
                     const std::vector<float>& out_b, const ConvData& ref, bool tf32,
                     const std::string& what) {
   const double tol = tolerance(tf32, c.terms());
-  if (!verify(st, out, ref.out, 0, tol, what + " " + name_of(c.direction))) return false;
+  // TF32 also allows 3e-3 of the element itself: a library may truncate operands to TF32 rather
+  // than round them, a systematic shrink of up to ~1e-3 that the absolute bound alone would not
+  // absorb on the largest of 51M outputs.
+  const double rel = tf32 ? 3e-3 : 0.0;
+  if (!verify(st, out, ref.out, rel, tol, what + " " + name_of(c.direction))) return false;
   return c.direction != Direction::BackwardWeight ||
-         verify(st, out_b, ref.out_b, 0, tol, what + " bias gradient");
+         verify(st, out_b, ref.out_b, rel, tol, what + " bias gradient");
 }
 
 void register_cpu(const ConvCase& c) {
@@ -301,7 +305,7 @@ void register_gpu(const ConvCase& c) {
             gpu::run(st, [&] { d.launch(row.version); }, conv_work(c, bound),
                      {group, row.version == Version::CuDNN});
           }))
-          ->UseManualTime();
+          ->UseManualTime()->Iterations(gpu::iterations());
     }
   }
 }

@@ -204,7 +204,7 @@ void register_gpu(const PoolCase& c) {
     pool.forward(x_dev.get(), y_dev.get());
     if (!verify(st, y_dev.download(), ref.y, 0, 0, "cudnnPoolingForward")) return;
     gpu::run(st, [&] { pool.forward(x_dev.get(), y_dev.get()); }, forward_work(c), {fwd, true});
-  })->UseManualTime();
+  })->UseManualTime()->Iterations(gpu::iterations());
   benchmark::RegisterBenchmark((fwd + "/kiln").c_str(), [c, fwd](benchmark::State& st) {
     const Reference ref(c, 12);
     gpu::Buffer<float> x_dev(ref.x), y_dev(ref.y.size(), -7.f);
@@ -215,7 +215,7 @@ void register_gpu(const PoolCase& c) {
       return;
     gpu::run(st, [&] { cuda::max_pool2d_forward(c.g, x_dev.get(), y_dev.get(), argmax_dev.get()); },
              forward_work(c), {fwd, false});
-  })->UseManualTime();
+  })->UseManualTime()->Iterations(gpu::iterations());
   benchmark::RegisterBenchmark((bwd + "/cudnn").c_str(), [c, bwd](benchmark::State& st) {
     const Reference ref(c, 13);
     gpu::Buffer<float> x_dev(ref.x), y_dev(ref.y), gy_dev(ref.gy), gx_dev(ref.gx.size(), -7.f);
@@ -224,7 +224,7 @@ void register_gpu(const PoolCase& c) {
     if (!verify(st, gx_dev.download(), ref.gx, 0, 0, "cudnnPoolingBackward")) return;
     gpu::run(st, [&] { pool.backward(y_dev.get(), gy_dev.get(), x_dev.get(), gx_dev.get()); },
              backward_work(c), {bwd, true});
-  })->UseManualTime();
+  })->UseManualTime()->Iterations(gpu::iterations());
   benchmark::RegisterBenchmark((bwd + "/kiln").c_str(), [c, bwd](benchmark::State& st) {
     const Reference ref(c, 14);
     gpu::Buffer<float> gy_dev(ref.gy), gx_dev(ref.gx.size(), -7.f);
@@ -234,7 +234,7 @@ void register_gpu(const PoolCase& c) {
     gpu::run(st, [&] {
       cuda::max_pool2d_backward(c.g, gy_dev.get(), argmax_dev.get(), gx_dev.get());
     }, backward_work(c), {bwd, false});
-  })->UseManualTime();
+  })->UseManualTime()->Iterations(gpu::iterations());
 }
 #endif
 

@@ -121,7 +121,7 @@ void register_gpu(const ReluCase& c) {
     relu.forward(x_dev.get(), y_dev.get());
     if (!verify(st, y_dev.download(), ref, 0, 0, "cudnnActivationForward")) return;
     gpu::run(st, [&] { relu.forward(x_dev.get(), y_dev.get()); }, forward_work(c), {fwd, true});
-  })->UseManualTime();
+  })->UseManualTime()->Iterations(gpu::iterations());
   benchmark::RegisterBenchmark((fwd + "/kiln").c_str(), [c, fwd, inputs](benchmark::State& st) {
     const std::vector<float> x = inputs(12);
     std::vector<float> ref(x.size());
@@ -131,7 +131,7 @@ void register_gpu(const ReluCase& c) {
     if (!verify(st, y_dev.download(), ref, 0, 0, "cuda::relu_forward")) return;
     gpu::run(st, [&] { cuda::relu_forward(c.count(), x_dev.get(), y_dev.get()); }, forward_work(c),
              {fwd, false});
-  })->UseManualTime();
+  })->UseManualTime()->Iterations(gpu::iterations());
   benchmark::RegisterBenchmark((bwd + "/cudnn").c_str(), [c, bwd, inputs](benchmark::State& st) {
     const std::vector<float> x = inputs(13), gy = inputs(14);
     std::vector<float> y(x.size()), ref(x.size());
@@ -143,7 +143,7 @@ void register_gpu(const ReluCase& c) {
     if (!verify(st, gx_dev.download(), ref, 0, 0, "cudnnActivationBackward")) return;
     gpu::run(st, [&] { relu.backward(y_dev.get(), gy_dev.get(), x_dev.get(), gx_dev.get()); },
              backward_work(c), {bwd, true});
-  })->UseManualTime();
+  })->UseManualTime()->Iterations(gpu::iterations());
   benchmark::RegisterBenchmark((bwd + "/kiln").c_str(), [c, bwd, inputs](benchmark::State& st) {
     const std::vector<float> x = inputs(15), gy = inputs(16);
     std::vector<float> y(x.size()), ref(x.size());
@@ -154,7 +154,7 @@ void register_gpu(const ReluCase& c) {
     if (!verify(st, gx_dev.download(), ref, 0, 0, "cuda::relu_backward")) return;
     gpu::run(st, [&] { cuda::relu_backward(c.count(), y_dev.get(), gy_dev.get(), gx_dev.get()); },
              backward_work(c), {bwd, false});
-  })->UseManualTime();
+  })->UseManualTime()->Iterations(gpu::iterations());
 }
 #endif
 

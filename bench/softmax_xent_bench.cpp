@@ -215,7 +215,7 @@ void register_gpu(const XentCase& c) {
       benchmark::DoNotOptimize(xent.forward(logits_dev.get(), labels_dev.get(), logp_dev.get(),
                                             loss_dev.get()));
     }, forward_work(c), {fwd, true});
-  })->UseManualTime();
+  })->UseManualTime()->Iterations(gpu::iterations());
   benchmark::RegisterBenchmark((fwd + "/kiln").c_str(), [c, fwd](benchmark::State& st) {
     const Reference ref(c, 12);
     gpu::Buffer<float> logits_dev(ref.logits), probs_dev(c.count(), -7.f);
@@ -232,7 +232,7 @@ void register_gpu(const XentCase& c) {
       benchmark::DoNotOptimize(cuda::softmax_cross_entropy_forward(
           c.n, c.k, logits_dev.get(), labels_dev.get(), nullptr, probs_dev.get()));
     }, forward_work(c), {fwd, false});
-  })->UseManualTime();
+  })->UseManualTime()->Iterations(gpu::iterations());
   benchmark::RegisterBenchmark((bwd + "/cudnn").c_str(), [c, bwd](benchmark::State& st) {
     const Reference ref(c, 13);
     gpu::Buffer<float> logp_dev(log_softmax(c, ref.logits)), dlogp_dev(c.count(), -7.f),
@@ -240,12 +240,15 @@ void register_gpu(const XentCase& c) {
     gpu::Buffer<std::int32_t> labels_dev(ref.labels);
     const CudnnXent xent(c);
     xent.backward(logp_dev.get(), labels_dev.get(), ref.scale, dlogp_dev.get(), glogits_dev.get());
-    if (!verify(st, glogits_dev.download(), ref.glogits, 1e-5, 1e-9, "cudnnSoftmaxBackward"))
+    // Absolute slack too: cuDNN forms the label entry as exp(logp)/N - 1/N, so where p is near 1 a
+    // float-rounding error in logp becomes a large RELATIVE error of that small difference.
+    if (!verify(st, glogits_dev.download(), ref.glogits, 1e-5, 1e-6 / static_cast<double>(c.n),
+                "cudnnSoftmaxBackward"))
       return;
     gpu::run(st, [&] {
       xent.backward(logp_dev.get(), labels_dev.get(), ref.scale, dlogp_dev.get(), glogits_dev.get());
     }, backward_work(c), {bwd, true});
-  })->UseManualTime();
+  })->UseManualTime()->Iterations(gpu::iterations());
   benchmark::RegisterBenchmark((bwd + "/kiln").c_str(), [c, bwd](benchmark::State& st) {
     const Reference ref(c, 14);
     gpu::Buffer<float> probs_dev(ref.probs), glogits_dev(c.count(), -7.f);
@@ -258,7 +261,7 @@ void register_gpu(const XentCase& c) {
     if (!verify(st, glogits_dev.download(), ref.glogits, 0, 0, "cuda::softmax_cross_entropy_backward"))
       return;
     gpu::run(st, backward, backward_work(c), {bwd, false});
-  })->UseManualTime();
+  })->UseManualTime()->Iterations(gpu::iterations());
 }
 #endif
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -137,6 +138,15 @@ void run(benchmark::State& state, const std::function<void()>& launch, const Wor
     seconds.push_back(s);
   }
   report(state, seconds, work, role, ceilings());
+}
+
+int iterations() {
+  static const int n = [] {
+    const char* env = std::getenv("KILN_BENCH_GPU_ITERATIONS");
+    const int v = env != nullptr ? std::atoi(env) : 0;
+    return v > 0 ? v : 30;
+  }();
+  return n;
 }
 
 std::string describe_device() {

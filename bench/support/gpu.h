@@ -25,6 +25,13 @@ const Ceilings& ceilings();
 void run(benchmark::State& state, const std::function<void()>& launch, const Work& work,
          const Role& role);
 
+// Iterations of every GPU row: fixed (KILN_BENCH_GPU_ITERATIONS, default 30), not grown until
+// --benchmark_min_time is reached. Each iteration is timed alone and the median is reported, so 30
+// samples are plenty; and a fixed count runs each row's setup and verification ONCE (Google
+// Benchmark re-runs the whole row body each time it grows the count), while a microsecond kernel
+// behind a ~35 us L2 flush would otherwise need thousands of iterations to fill min_time.
+int iterations();
+
 // "NVIDIA H100 80GB HBM3, driver 13.0, CUDA runtime 13.0, cuDNN 91900, L2 50 MiB" for the context.
 std::string describe_device();
 

@@ -35,6 +35,12 @@ void launch_gemm_tiles(const Problem& p, bool tf32, dim3 grid, int k_per_split, 
 template <class Problem>
 void run_implicit_gemm(const Problem& p, bool tf32, DeviceLease& lease) {
   if (p.rows == 0 || p.cols == 0) return;
+  if (tf32) {  // the TF32 kernel's body exists only for sm_80 and newer (wmma tf32)
+    int major = 0;
+    CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, lease.device()));
+    KILN_CHECK(major >= 8, "Kiln's TF32 kernels need compute capability 8.0 or newer (this device ",
+               "is ", major, ".x); use MathMode::FP32 or the cuDNN engine");
+  }
   const GemmTiling tiling = plan_gemm_tiling(p.rows, p.cols, p.depth);
   const std::int64_t tiles_m = (p.rows + tiling.tile - 1) / tiling.tile;
   KILN_CHECK(tiles_m <= 65535, "implicit GEMM: ", p.rows, " rows need ", tiles_m,
