@@ -8,8 +8,10 @@
 
 namespace kiln::app {
 
-// "cpu" or "cuda". cuda without a usable device is a kiln::Error that says why.
-void set_compute_device(const std::string& name);
+// "auto" (the default: CUDA when this build has it and a device answers, else the CPU), "cpu" or
+// "cuda". cuda without a usable device is a kiln::Error that says why. Returns the line every
+// command prints first, e.g. "device: cpu (auto: no usable CUDA device: ...)".
+std::string set_compute_device(const std::string& name);
 Device compute_device();
 // The tensor on the compute device: itself when it is there already, else a copy.
 Tensor on_compute_device(const Tensor& t);

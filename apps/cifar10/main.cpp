@@ -37,8 +37,10 @@ int apply_common(const CommonOptions& common, const std::string& usage) {
     std::fputs(usage.c_str(), stdout);
     return 0;
   }
-  kiln::app::set_compute_device(common.device);  // cuda without a device: an error saying why
-  if (common.device == "cuda" && common.conv_engine_given) {
+  // cuda without a device: an error saying why. The choice is the first line a command prints.
+  const std::string device_line = kiln::app::set_compute_device(common.device);
+  if (!common.quiet) std::printf("%s\n", device_line.c_str());
+  if (kiln::app::compute_device() == kiln::Device::CUDA && common.conv_engine_given) {
     kiln::kernels::cuda::set_conv_engine(common.conv_engine);
   }
   if (common.threads > 0) omp_set_num_threads(common.threads);

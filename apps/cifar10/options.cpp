@@ -142,10 +142,12 @@ double parse_double(const std::string& name, const std::string& text, double lo,
 
 void add_common(Parser& p, CommonOptions& c) {
   p.option(
-      "--device", "cpu|cuda", "where to compute (default cpu; cuda needs a GPU and a CUDA build)",
+      "--device", "auto|cpu|cuda",
+      "where to compute (default auto: the GPU when this build has CUDA and a device answers, "
+      "else the CPU; the first line printed says which; cuda without a usable GPU is an error)",
       [&c](const std::string& v) {
-        if (v != "cpu" && v != "cuda")
-          throw UsageError("--device: expected cpu or cuda, got '" + v + "'");
+        if (v != "auto" && v != "cpu" && v != "cuda")
+          throw UsageError("--device: expected auto, cpu or cuda, got '" + v + "'");
         c.device = v;
       },
       false);

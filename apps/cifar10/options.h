@@ -27,7 +27,7 @@ constexpr const char* kDefaultWeights = "weights/vgg16_weights_tf_dim_ordering_t
 
 // Options every subcommand takes.
 struct CommonOptions {
-  std::string device = "cpu";
+  std::string device = "auto";  // auto | cpu | cuda (see apps/cifar10/device.h)
   // --conv-engine: applied (kernels::cuda::set_conv_engine) only when given and the device is
   // cuda; otherwise the process's setting stands (auto, or KILN_CONV_ENGINE when set).
   kernels::cuda::ConvEngine conv_engine = kernels::cuda::ConvEngine::Auto;

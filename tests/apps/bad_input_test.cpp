@@ -119,6 +119,14 @@ TEST_F(BadInput, CudaWithoutADeviceSaysWhy) {
   expect_failure("train --device gpu", "--device", 2);
 }
 
+TEST_F(BadInput, TheDeviceIsTheFirstLineEvenWhenTheCommandFails) {
+  const AppRun run = run_cifar10(dir, "evaluate --device cpu --model missing.h5");
+  EXPECT_EQ(run.status, 1);
+  ASSERT_FALSE(run.out.empty());
+  EXPECT_EQ(lines_of(run.out).at(0), "device: cpu");
+  EXPECT_CONTAINS(run.err, "missing.h5");
+}
+
 TEST_F(BadInput, UsageErrorsExitWithTwo) {
   expect_failure("train --no-such-option", "--no-such-option", 2);
   expect_failure("train --epochs zero", "--epochs", 2);

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "apps/cifar10/history.h"
+#include "kernels/device_memory.h"
 #include "tests/apps/app_runner.h"
 #include "weights/hdf5.h"
 
@@ -40,6 +41,14 @@ TEST(Cifar10App, TrainsResumesEvaluatesAndPredictsOnCifarFiles) {
   ASSERT_EQ(run.status, 0) << run.err;
   EXPECT_EQ(run.err, "");
   EXPECT_CONTAINS(run.out, "16 validation (the test split)");
+  // --device auto, the default, says where it computes in the first line.
+  const std::string first_line = lines_of(run.out).at(0);
+  if (kernels::cuda::available()) {
+    EXPECT_EQ(first_line.rfind("device: cuda (", 0), 0u) << first_line;
+  } else {
+    EXPECT_EQ(first_line, std::string("device: cpu (--device auto: ") +
+                              kernels::cuda::unavailable_reason() + ")");
+  }
   EXPECT_TRUE(std::filesystem::exists(dir.file("models/best.h5")));
   ASSERT_TRUE(std::filesystem::exists(dir.file("models/last.h5")));
   const std::vector<std::string> two = lines_of(text_of(dir.file("models/history.csv")));

@@ -18,6 +18,7 @@ TEST(TrainOptions, DefaultsFollowTheKerasRecipe) {
   EXPECT_EQ(o.dropout, 0.5);
   EXPECT_EQ(o.effective_lr(), 1e-3);
   EXPECT_FALSE(o.fine_tune);
+  EXPECT_EQ(o.common.device, "auto");  // the GPU when there is one
 }
 
 TEST(TrainOptions, LearningRateDependsOnTheWeightsUnlessGiven) {
