@@ -53,7 +53,12 @@ const DeviceProbe& probe() {
     const cudaError_t status = cudaGetDeviceCount(&p.count);
     if (status != cudaSuccess) {
       p.count = 0;
-      p.reason = cudaGetErrorString(status);
+      int driver = 0;
+      // NOTE: with no NVIDIA driver installed at all the runtime reports "driver version is
+      // insufficient", which reads like an upgrade advice; say what is really missing.
+      const bool no_driver = status == cudaErrorInsufficientDriver &&
+                             (cudaDriverGetVersion(&driver) != cudaSuccess || driver == 0);
+      p.reason = no_driver ? std::string("no NVIDIA driver on this machine") : cudaGetErrorString(status);
       cudaGetLastError();  // clear it, so the next launch check does not report this
     } else if (p.count == 0) {
       p.reason = "no CUDA-capable device is detected";
