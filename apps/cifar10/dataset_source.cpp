@@ -48,9 +48,9 @@ std::string cifar_missing_hint(const std::string& dir) {
   return dir +
          " not found: get CIFAR-10 with scripts/fetch-data (downloads "
          "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz, MD5 "
-         "c32a1d4ab5d03f1284b67883e8d87530, into data/), or offline convert "
-         "../shared/data/cifar10-train-jpeg.tar.gz with jpeg-tree-to-cifar-bin.py (see "
-         "README), or train on --data fashion-mnist";
+         "c32a1d4ab5d03f1284b67883e8d87530, into data/); offline, train on --data fashion-mnist, "
+         "or on CIFAR-10 from any source as binary batch files or an image folder (README, "
+         "'Data without internet')";
 }
 
 void check_data_source_exists(const std::string& spec) {
