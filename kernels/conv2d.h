@@ -72,7 +72,9 @@ void conv2d_backward_weight_kiln(const Conv2dGeometry& g, const float* x, const 
 
 // Which engine the conv2d_* entry points use. Auto (the default) times both engines once per
 // (device, geometry, direction, math mode), on the call's own buffers, and keeps the faster for the
-// rest of the process. The initial value comes from KILN_CONV_ENGINE (kiln, cudnn or auto) when set.
+// rest of the process; in deterministic mode (cuda_runtime.h) it times nothing and follows
+// deterministic_auto_engine below. A shape Kiln's engine cannot run goes to cuDNN untimed. The
+// initial value comes from KILN_CONV_ENGINE (kiln, cudnn or auto) when set.
 enum class ConvEngine { Auto, CuDNN, Kiln };
 void set_conv_engine(ConvEngine engine);
 ConvEngine conv_engine();
@@ -91,6 +93,23 @@ class ConvEngineScope {
  private:
   ConvEngine previous_;
 };
+
+// Whether every size of `g` that Kiln's kernels index with int (dimensions, per-image products, the
+// GEMM sides) lies in [0, INT_MAX]. When one does not and `too_large` is given, it gets that size.
+bool kiln_engine_fits(const Conv2dGeometry& g, std::int64_t* too_large = nullptr);
+// Whether Kiln's engine can run `g` in `mode` on a device of compute capability `compute_major`.x:
+// the sizes fit (kiln_engine_fits), and TF32 needs sm_80 or newer (wmma tf32).
+bool kiln_engine_supports(const Conv2dGeometry& g, MathMode mode, int compute_major);
+
+// The engine Auto uses in deterministic mode, for every direction: Kiln's wherever it can run the
+// shape, else cuDNN (restricted, in that mode, to algorithms it flags deterministic). A fixed rule,
+// no timing, so every run makes the same choice. Kiln's engine is preferred because its
+// determinism is by construction and independent of the library: no atomics, a split-K layout that
+// depends only on the geometry (not on the card's SM count), a fixed-order reduction, all checked
+// on the CPU in CI; whereas which deterministic cuDNN algorithm runs (and so which bits come out)
+// is up to cuDNN's heuristics and may change with the cuDNN version, and for backward-data and
+// backward-filter some layers may have no deterministic algorithm within the workspace cap.
+ConvEngine deterministic_auto_engine(const Conv2dGeometry& g, MathMode mode, int compute_major);
 
 // What Auto chose so far, one line per (geometry, direction, math mode) it has timed, with both
 // times: for logs and benchmark reports. Empty before the first Auto call.

@@ -13,6 +13,7 @@
 #include "apps/cifar10/options.h"
 #include "core/error.h"
 #include "kernels/conv2d.h"
+#include "kernels/cuda_runtime.h"
 
 namespace {
 
@@ -30,7 +31,8 @@ int fail(const std::string& message, int status) {
   return status;
 }
 
-// --help, --device, --conv-engine and --threads, which every command handles the same way.
+// --help, --device, --conv-engine, --deterministic and --threads, which every command handles the
+// same way.
 // Returns -1 to go on.
 int apply_common(const CommonOptions& common, const std::string& usage) {
   if (common.help) {
@@ -43,6 +45,8 @@ int apply_common(const CommonOptions& common, const std::string& usage) {
   if (kiln::app::compute_device() == kiln::Device::CUDA && common.conv_engine_given) {
     kiln::kernels::cuda::set_conv_engine(common.conv_engine);
   }
+  // Only GPU work reads the setting, so it is set whatever the device.
+  if (common.deterministic) kiln::kernels::cuda::set_deterministic(true);
   if (common.threads > 0) omp_set_num_threads(common.threads);
   return -1;
 }

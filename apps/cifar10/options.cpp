@@ -164,6 +164,12 @@ void add_common(Parser& p, CommonOptions& c) {
         c.conv_engine_given = true;
       },
       false);
+  p.flag("--deterministic",
+         "GPU results repeat bit for bit from run to run on the same machine and software: only "
+         "cuDNN algorithms it flags deterministic, and under --conv-engine auto a fixed engine per "
+         "layer shape instead of a timed one; may be slower (default off, or KILN_DETERMINISTIC=1; "
+         "recorded for --resume)",
+         [&c] { c.deterministic = true; });
   p.option("--seed", "N", "seed of every random stream (default 1337)", [&c](const std::string& v) {
     c.seed = static_cast<std::uint64_t>(parse_int("--seed", v, 0));
     c.seed_given = true;

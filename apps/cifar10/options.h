@@ -32,6 +32,9 @@ struct CommonOptions {
   // cuda; otherwise the process's setting stands (auto, or KILN_CONV_ENGINE when set).
   kernels::cuda::ConvEngine conv_engine = kernels::cuda::ConvEngine::Auto;
   bool conv_engine_given = false;
+  // --deterministic: turns deterministic GPU mode on (kernels::cuda::set_deterministic); without it
+  // the process's setting stands (off, or KILN_DETERMINISTIC when set). Recorded for --resume.
+  bool deterministic = false;
   std::uint64_t seed = 1337;
   bool seed_given = false;
   int threads = 0;  // 0: OpenMP's default
@@ -97,7 +100,9 @@ std::string predict_usage();
 std::string program_usage();
 
 // For --resume: the train arguments worth recording in a checkpoint (all but --resume, --quiet,
-// --threads, --device, --conv-engine, --help), to be replayed before the new ones.
+// --threads, --device, --conv-engine, --help), to be replayed before the new ones. --deterministic
+// is recorded: it is a property of the run's results, like --seed, and a resumed run without it
+// would silently stop being reproducible.
 std::vector<std::string> recordable_train_args(const std::vector<std::string>& args);
 
 }  // namespace kiln::app

@@ -136,6 +136,8 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
   const TrainOptions o = cli.resume ? resumed_options(last_path, args, resumed_facts) : cli;
   std::vector<std::string> recorded = split(resumed_facts["args"], kArgSeparator);
   for (const std::string& a : recordable_train_args(args)) recorded.push_back(a);
+  // main applied this command line's --deterministic; a resumed run also takes its checkpoint's.
+  if (o.common.deterministic) kernels::cuda::set_deterministic(true);
   Progress progress(default_progress_style(o.common.quiet));
 
   // Inputs first, cheapest checks first: nothing is written until they all load.
@@ -167,10 +169,13 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
   progress.message(weights_line);
   if (compute_device() == Device::CUDA) {
     const kernels::cuda::ConvEngine engine = kernels::cuda::conv_engine();
-    progress.message(std::string("convolutions on the GPU: ") + kernels::cuda::to_string(engine) +
-                     (engine == kernels::cuda::ConvEngine::Auto
-                          ? " (cuDNN or Kiln's kernels, the faster per layer shape; --conv-engine)"
-                          : " (--conv-engine)"));
+    const bool fixed = kernels::cuda::deterministic();
+    progress.message(
+        std::string("convolutions on the GPU: ") + kernels::cuda::to_string(engine) +
+        (engine != kernels::cuda::ConvEngine::Auto ? " (--conv-engine)"
+         : fixed ? " (Kiln's kernels wherever they can run a layer, else cuDNN; --conv-engine)"
+                 : " (cuDNN or Kiln's kernels, the faster per layer shape; --conv-engine)") +
+        (fixed ? "; deterministic (--deterministic)" : ""));
   }
   progress.message("training " + trainable + ": " + std::to_string(trainable_count) +
                    " parameters; Adam lr " + fmt("%g", adam_options.lr) + ", batch " +

@@ -1,6 +1,8 @@
-// The conv-engine setting (kernels/conv2d.h). Compiled in every build, CUDA or not: it is only a
-// setting, and the cifar10 app parses --conv-engine whatever the build.
+// The conv-engine setting and the engine rules that need no device (kernels/conv2d.h). Compiled in
+// every build, CUDA or not: they are only a setting and pure functions, the cifar10 app parses
+// --conv-engine whatever the build, and the CPU tests check the rules.
 #include <atomic>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 
@@ -46,6 +48,40 @@ ConvEngine parse_conv_engine(const char* text) {
     if (std::strcmp(text, to_string(e)) == 0) return e;
   }
   KILN_FAIL("unknown convolution engine '", text, "' (choose auto, cudnn or kiln)");
+}
+
+bool kiln_engine_fits(const Conv2dGeometry& g, std::int64_t* too_large) {
+  // The sizes kernels/implicit_gemm.h's problems hold in int (ConvShape and the three GEMM sides).
+  const std::int64_t sizes[] = {g.n,
+                                g.c,
+                                g.h,
+                                g.w,
+                                g.k,
+                                g.r,
+                                g.s,
+                                g.p(),
+                                g.q(),
+                                g.h * g.w,
+                                g.p() * g.q(),
+                                g.c * g.r * g.s,
+                                g.k * g.r * g.s,
+                                g.n * g.h * g.w,
+                                g.n * g.p() * g.q()};
+  for (const std::int64_t v : sizes) {
+    if (v < 0 || v > INT_MAX) {
+      if (too_large != nullptr) *too_large = v;
+      return false;
+    }
+  }
+  return true;
+}
+
+bool kiln_engine_supports(const Conv2dGeometry& g, MathMode mode, int compute_major) {
+  return kiln_engine_fits(g) && (mode != MathMode::TF32 || compute_major >= 8);
+}
+
+ConvEngine deterministic_auto_engine(const Conv2dGeometry& g, MathMode mode, int compute_major) {
+  return kiln_engine_supports(g, mode, compute_major) ? ConvEngine::Kiln : ConvEngine::CuDNN;
 }
 
 }  // namespace kiln::kernels::cuda

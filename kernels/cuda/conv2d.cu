@@ -3,23 +3,30 @@
 // Outputs are overwritten (beta = 0: cuDNN then never reads them, so garbage or NaN in an output
 // cannot leak in); inputs and outputs never alias (kernels/conv2d.h).
 //
-// Plans. Each (device, geometry, math mode) gets one ConvPlan, created on first use and cached for
-// the life of the process: the tensor, filter and convolution descriptors, plus one algorithm per
-// direction (forward, backward-data, backward-filter), each chosen the first time that direction
-// runs. Choosing:
+// Plans. Each (device, geometry, math mode, deterministic setting) gets one ConvPlan, created on
+// first use and cached for the life of the process: the tensor, filter and convolution
+// descriptors, plus one algorithm per direction (forward, backward-data, backward-filter), each
+// chosen the first time that direction runs. The deterministic setting is part of the key, so an
+// algorithm chosen without it is never reused with it. Choosing:
 //   1. cudnnGet*Algorithm_v7 heuristics, best first (no benchmarking runs, so the first step is not
 //      slowed and nothing extra is allocated);
-//   2. keep candidates whose status is success and whose workspace, queried again with
-//      cudnnGet*WorkspaceSize for the math type it will run with (the heuristics' memory field is
-//      not reliable everywhere), fits kWorkspaceCap;
-//   3. with KILN_CUDNN_FIND=1, time them once with cudnnFind*AlgorithmEx on the call's own buffers
-//      (it writes only the output, which the call overwrites anyway) and take the fastest that
-//      fits; otherwise take the first heuristic candidate.
+//   2. keep the candidates usable_algorithms admits (kernels/cuda/conv_algorithms.h): status
+//      success, CUDNN_DETERMINISTIC in deterministic mode, a math type the mode may run, and a
+//      workspace, queried again with cudnnGet*WorkspaceSize for the math type it will run with,
+//      within kWorkspaceCap. None left is an error naming the layer's geometry;
+//   3. with KILN_CUDNN_FIND=1 and not in deterministic mode, time them once with
+//      cudnnFind*AlgorithmEx on the call's own buffers (it writes only the output, which the call
+//      overwrites anyway) and take the fastest that qualifies; otherwise take the first heuristic
+//      candidate. Deterministic mode never times: two runs could time two algorithms in a
+//      different order and so compute different bits, each algorithm deterministic on its own.
 // Workspace comes from the device's grow-only arena (kernels/cuda/runtime.h).
 //
-// Math mode. FP32 runs every algorithm with CUDNN_FMA_MATH on the descriptor: exact FP32, never
-// TF32, whatever the heuristics' math type says. TF32 sets CUDNN_TENSOR_OP_MATH for the query and
-// then runs each algorithm with the math type cuDNN reported for it, as cuDNN asks.
+// Math mode (kernels/cuda/library_math.h has the cuDNN documentation it rests on). The query runs
+// with cudnn_math_type(mode) on the descriptor: CUDNN_FMA_MATH for FP32 (TF32 kernels are not even
+// considered), CUDNN_DEFAULT_MATH for TF32 (the type cuDNN documents as permitting TF32 for FP32
+// data). FP32 then runs every algorithm with CUDNN_FMA_MATH whatever was reported: exact FP32,
+// never TF32. TF32 runs each algorithm with the math type cuDNN reported for it, as cuDNN asks,
+// except one that would down-convert to FP16.
 #include <cudnn.h>
 
 #include <algorithm>
@@ -29,6 +36,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -36,6 +44,7 @@
 #include "core/error.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/conv_algorithms.h"
 #include "kernels/cuda/runtime.h"
 
 namespace kiln::kernels::cuda {
@@ -110,17 +119,10 @@ struct ConvDesc {
   ConvDesc& operator=(const ConvDesc&) = delete;
 };
 
-template <typename Algo>
-struct AlgoChoice {
-  bool chosen = false;
-  Algo algo{};
-  cudnnMathType_t math = CUDNN_FMA_MATH;  // what the descriptor is set to when this algo runs
-  std::size_t workspace = 0;              // bytes
-};
-
 struct ConvPlan {
   Conv2dGeometry g;
   MathMode mode;
+  bool deterministic;  // only CUDNN_DETERMINISTIC algorithms, never timed
   TensorDesc x;     // (N, C, H, W)
   TensorDesc y;     // (N, K, P, Q)
   TensorDesc bias;  // (1, K, 1, 1), broadcast over N, P, Q
@@ -130,7 +132,8 @@ struct ConvPlan {
   AlgoChoice<cudnnConvolutionBwdDataAlgo_t> backward_data;
   AlgoChoice<cudnnConvolutionBwdFilterAlgo_t> backward_filter;
 
-  ConvPlan(const Conv2dGeometry& geometry, MathMode math_mode) : g(geometry), mode(math_mode) {
+  ConvPlan(const Conv2dGeometry& geometry, MathMode math_mode, bool deterministic_mode)
+      : g(geometry), mode(math_mode), deterministic(deterministic_mode) {
     const int n = to_int(g.n, "N", g), c = to_int(g.c, "C", g), h = to_int(g.h, "H", g),
               wd = to_int(g.w, "W", g), k = to_int(g.k, "K", g), r = to_int(g.r, "R", g),
               s = to_int(g.s, "S", g), p = to_int(g.p(), "P", g), q = to_int(g.q(), "Q", g);
@@ -160,20 +163,26 @@ struct ConvPlan {
 
 using PlanKey = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
                            std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
-                           std::int64_t, std::int64_t, int>;
+                           std::int64_t, std::int64_t, int, bool>;
 
-// The plan for this device, geometry and math mode. Plans live as long as the process (leaked on
-// purpose, like the handles they are used with). The map has its own lock; a plan's algorithm
-// choices are written only under the device's lease, and plans are per device.
-ConvPlan& plan_for(int device, const Conv2dGeometry& g, MathMode mode) {
+// The plan for this device, geometry, math mode and deterministic setting. Plans live as long as
+// the process (leaked on purpose, like the handles they are used with). The map has its own lock;
+// a plan's algorithm choices are written only under the device's lease, and plans are per device.
+ConvPlan& plan_for(int device, const Conv2dGeometry& g, MathMode mode, bool deterministic_mode) {
   static std::mutex* const mutex = new std::mutex();
   static auto* const plans = new std::map<PlanKey, std::unique_ptr<ConvPlan>>();
-  const PlanKey key = std::make_tuple(device, g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride_h,
-                                      g.stride_w, g.pad_h, g.pad_w, static_cast<int>(mode));
+  const PlanKey key =
+      std::make_tuple(device, g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride_h, g.stride_w, g.pad_h,
+                      g.pad_w, static_cast<int>(mode), deterministic_mode);
   std::lock_guard<std::mutex> lock(*mutex);
   auto& slot = (*plans)[key];
-  if (!slot) slot = std::make_unique<ConvPlan>(g, mode);
+  if (!slot) slot = std::make_unique<ConvPlan>(g, mode, deterministic_mode);
   return *slot;
+}
+
+// The plan for the current settings.
+ConvPlan& current_plan(int device, const Conv2dGeometry& g) {
+  return plan_for(device, g, math_mode(), deterministic());
 }
 
 // The three directions, so one chooser serves them all. `a`, `b` are the op's inputs and `out`
@@ -244,11 +253,6 @@ struct BackwardFilterOp {
   }
 };
 
-// The math type an algorithm runs with: FP32 pins exact FMA math whatever cuDNN reported.
-cudnnMathType_t run_math(MathMode mode, cudnnMathType_t reported) {
-  return mode == MathMode::FP32 ? CUDNN_FMA_MATH : reported;
-}
-
 template <typename Op>
 AlgoChoice<typename Op::Algo> choose(DeviceLease& lease, ConvPlan& plan, const void* a,
                                      const void* b, void* out) {
@@ -259,22 +263,27 @@ AlgoChoice<typename Op::Algo> choose(DeviceLease& lease, ConvPlan& plan, const v
   KILN_CONV_CHECK(cudnnSetConvolutionMathType(plan.conv.desc, cudnn_math_type(plan.mode)), g);
   KILN_CONV_CHECK(Op::heuristics(h, plan, &returned, perf), g);
 
-  std::vector<AlgoChoice<typename Op::Algo>> candidates;
-  for (int i = 0; i < returned; ++i) {
-    if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
-    AlgoChoice<typename Op::Algo> c;
-    c.chosen = true;
-    c.algo = perf[i].algo;
-    c.math = run_math(plan.mode, perf[i].mathType);
-    KILN_CONV_CHECK(cudnnSetConvolutionMathType(plan.conv.desc, c.math), g);
-    // A failed size query means the algorithm does not support this geometry after all.
-    if (Op::workspace(h, plan, c.algo, &c.workspace) != CUDNN_STATUS_SUCCESS) continue;
-    if (c.workspace > kWorkspaceCap) continue;
-    candidates.push_back(c);
-  }
-  KILN_CHECK(!candidates.empty(), "conv2d on CUDA: cuDNN offers no ", Op::kName,
-             " algorithm within the ", kWorkspaceCap, "-byte workspace cap for ", describe(g));
-  if (!find_enabled()) return candidates.front();
+  // The workspace for the math type the algorithm will run with; nullopt when cuDNN will not size
+  // it (the algorithm does not support this geometry after all).
+  const auto workspace_of = [&](typename Op::Algo algo,
+                                cudnnMathType_t math) -> std::optional<std::size_t> {
+    KILN_CONV_CHECK(cudnnSetConvolutionMathType(plan.conv.desc, math), g);
+    std::size_t bytes = 0;
+    if (Op::workspace(h, plan, algo, &bytes) != CUDNN_STATUS_SUCCESS) return std::nullopt;
+    return bytes;
+  };
+  AlgoRejections why;
+  const std::vector<AlgoChoice<typename Op::Algo>> candidates = usable_algorithms(
+      perf, returned, plan.mode, plan.deterministic, kWorkspaceCap, workspace_of, &why);
+  KILN_CHECK(!candidates.empty(), "conv2d on CUDA: cuDNN offers no ",
+             plan.deterministic ? "deterministic " : "", Op::kName, " algorithm (",
+             describe_rejections(why), "; workspace cap ", kWorkspaceCap, " bytes) for ",
+             describe(g),
+             plan.deterministic ? "; deterministic mode admits only algorithms cuDNN flags "
+                                  "CUDNN_DETERMINISTIC (Kiln's own engine, --conv-engine kiln, is "
+                                  "deterministic)"
+                                : "");
+  if (!find_enabled() || plan.deterministic) return candidates.front();
 
   // Benchmark once, with enough workspace for every candidate the heuristics offered.
   std::size_t ws_bytes = 0;
@@ -282,18 +291,11 @@ AlgoChoice<typename Op::Algo> choose(DeviceLease& lease, ConvPlan& plan, const v
   void* ws = lease.workspace(ws_bytes);
   KILN_CONV_CHECK(cudnnSetConvolutionMathType(plan.conv.desc, cudnn_math_type(plan.mode)), g);
   KILN_CONV_CHECK(Op::find(h, plan, a, b, out, &returned, perf, ws, ws_bytes), g);
-  for (int i = 0; i < returned; ++i) {  // sorted fastest first
-    if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
-    AlgoChoice<typename Op::Algo> c;
-    c.chosen = true;
-    c.algo = perf[i].algo;
-    c.math = run_math(plan.mode, perf[i].mathType);
-    KILN_CONV_CHECK(cudnnSetConvolutionMathType(plan.conv.desc, c.math), g);
-    if (Op::workspace(h, plan, c.algo, &c.workspace) != CUDNN_STATUS_SUCCESS) continue;
-    if (c.workspace > ws_bytes) continue;
-    return c;
-  }
-  return candidates.front();  // Find timed nothing usable; the heuristics' choice still stands
+  // Sorted fastest first; the same admission rules, with the workspace Find was given as the cap.
+  const std::vector<AlgoChoice<typename Op::Algo>> timed = usable_algorithms(
+      perf, returned, plan.mode, plan.deterministic, ws_bytes, workspace_of);
+  // Find timed nothing usable: the heuristics' choice still stands.
+  return timed.empty() ? candidates.front() : timed.front();
 }
 
 // Sets the descriptor's math type for `choice` and returns its workspace.
@@ -340,7 +342,7 @@ void conv2d_forward_cudnn(const Conv2dGeometry& g, const float* x, const float* 
     }
     return;
   }
-  ConvPlan& plan = plan_for(lease.device(), g, math_mode());
+  ConvPlan& plan = current_plan(lease.device(), g);
   if (!plan.forward.chosen) plan.forward = choose<ForwardOp>(lease, plan, x, w, y);
   void* ws = prepare(lease, plan, plan.forward);
   cudnnHandle_t h = lease.cudnn();
@@ -362,7 +364,7 @@ void conv2d_backward_data_cudnn(const Conv2dGeometry& g, const float* gy, const 
     zero(gx, float_bytes(x_count), lease.stream());
     return;
   }
-  ConvPlan& plan = plan_for(lease.device(), g, math_mode());
+  ConvPlan& plan = current_plan(lease.device(), g);
   if (!plan.backward_data.chosen) {
     plan.backward_data = choose<BackwardDataOp>(lease, plan, w, gy, gx);
   }
@@ -389,7 +391,7 @@ void conv2d_backward_weight_cudnn(const Conv2dGeometry& g, const float* x, const
     if (gb != nullptr) bias_gradient_without_plan(lease, g, gy, gb);
     return;
   }
-  ConvPlan& plan = plan_for(lease.device(), g, math_mode());
+  ConvPlan& plan = current_plan(lease.device(), g);
   if (!plan.backward_filter.chosen) {
     plan.backward_filter = choose<BackwardFilterOp>(lease, plan, x, gy, gw);
   }

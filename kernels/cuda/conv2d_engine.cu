@@ -9,6 +9,13 @@
 // more so the output the caller gets is the winner's. Both engines overwrite their outputs and
 // never read them, so timing on the caller's own buffers is safe and needs no extra memory.
 // Later calls look the choice up and go straight to the winner.
+//
+// Deterministic mode (kernels/cuda_runtime.h). Timing is noise, so two runs may choose differently
+// for the same shape and then compute different bits. Under Auto with deterministic() set nothing
+// is timed or recorded: each call takes deterministic_auto_engine's fixed rule (Kiln's engine
+// wherever it can run the shape; kernels/conv2d.h says why), which depends only on the geometry,
+// the math mode and the device's compute capability. A shape Kiln's engine cannot run (sizes past
+// its 32-bit indexing, TF32 before sm_80) goes to cuDNN without timing in either mode.
 #include <cuda_runtime.h>
 
 #include <map>
@@ -75,7 +82,14 @@ float time_runs(const Run& run) {
   return ms / kTimedRuns;
 }
 
-// Runs one direction with the engine conv_engine() names, timing both the first time under Auto.
+int compute_major() {
+  int major = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, current_device()));
+  return major;
+}
+
+// Runs one direction with the engine conv_engine() names; under Auto, by the fixed rule in
+// deterministic mode, else timing both the first time.
 template <typename RunCudnn, typename RunKiln>
 void run_with_engine(const Conv2dGeometry& g, ConvDirection direction, const RunCudnn& cudnn,
                      const RunKiln& kiln) {
@@ -85,6 +99,15 @@ void run_with_engine(const Conv2dGeometry& g, ConvDirection direction, const Run
     case ConvEngine::Auto: break;
   }
   const MathMode mode = math_mode();
+  const int major = compute_major();
+  if (deterministic()) {
+    if (deterministic_auto_engine(g, mode, major) == ConvEngine::Kiln) kiln(); else cudnn();
+    return;
+  }
+  if (!kiln_engine_supports(g, mode, major)) {  // nothing to time against
+    cudnn();
+    return;
+  }
   const ChoiceKey key = key_of(g, direction, mode);
   ChoiceTable& t = table();
   {

@@ -5,7 +5,6 @@
 //
 // Empty cases need no special path: a GEMM with depth 0 stores its empty sums, so C == 0 gives
 // y = bias (or 0), K == 0 gives gx = 0 and N == 0 gives gw = 0 (and gb = 0 below).
-#include <climits>
 #include <cstdint>
 
 #include "core/error.h"
@@ -21,28 +20,13 @@ namespace kiln::kernels::cuda {
 namespace {
 
 // The problems index with int (see implicit_gemm.h): every dimension, every per-image product and
-// the three GEMM sides must fit. Whole tensors may be larger; their offsets are 64-bit.
+// the three GEMM sides must fit (kiln_engine_fits). Whole tensors may be larger; their offsets are
+// 64-bit.
 ConvShape checked_shape(const Conv2dGeometry& g) {
-  const std::int64_t values[] = {g.n,
-                                 g.c,
-                                 g.h,
-                                 g.w,
-                                 g.k,
-                                 g.r,
-                                 g.s,
-                                 g.p(),
-                                 g.q(),
-                                 g.h * g.w,
-                                 g.p() * g.q(),
-                                 g.c * g.r * g.s,
-                                 g.k * g.r * g.s,
-                                 g.n * g.h * g.w,
-                                 g.n * g.p() * g.q()};
-  for (const std::int64_t v : values) {
-    KILN_CHECK(v >= 0 && v <= INT_MAX, "conv2d (Kiln engine): a size of ", v,
-               " exceeds the kernels' 32-bit indexing for x [", g.n, ",", g.c, ",", g.h, ",", g.w,
-               "] w [", g.k, ",", g.c, ",", g.r, ",", g.s, "]");
-  }
+  std::int64_t too_large = 0;
+  KILN_CHECK(kiln_engine_fits(g, &too_large), "conv2d (Kiln engine): a size of ", too_large,
+             " exceeds the kernels' 32-bit indexing for x [", g.n, ",", g.c, ",", g.h, ",", g.w,
+             "] w [", g.k, ",", g.c, ",", g.r, ",", g.s, "]");
   return make_conv_shape(g);
 }
 

@@ -65,10 +65,6 @@ DeviceContext& context_for(int device) {
 
 cudaStream_t stream() { return context_for(current_device()).stream; }
 
-cudnnMathType_t cudnn_math_type(MathMode mode) {
-  return mode == MathMode::TF32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
-}
-
 void set_math_mode(MathMode mode) { g_math_mode.store(mode); }
 
 MathMode math_mode() { return g_math_mode.load(); }
@@ -89,10 +85,8 @@ cublasHandle_t DeviceLease::cublas() {
     CUBLAS_CHECK(cublasSetStream(handle, context_->stream));
   }
   // Set on every lease: the mode may have changed since the last op, and the call is host-only.
-  // CUBLAS_DEFAULT_MATH keeps at least FP32's mantissa for FP32 routines (no TF32 down-conversion).
-  CUBLAS_CHECK(cublasSetMathMode(context_->cublas, math_mode() == MathMode::TF32
-                                                       ? CUBLAS_TF32_TENSOR_OP_MATH
-                                                       : CUBLAS_DEFAULT_MATH));
+  // See kernels/cuda/library_math.h for what each cuBLAS mode means for FP32 data.
+  CUBLAS_CHECK(cublasSetMathMode(context_->cublas, cublas_math_mode(math_mode())));
   return context_->cublas;
 }
 

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <mutex>
 
+#include "kernels/cuda/library_math.h"  // cudnn_math_type, cublas_math_mode
 #include "kernels/cuda_runtime.h"
 
 namespace kiln::kernels::cuda {
@@ -29,11 +30,6 @@ struct DeviceContext;  // defined in runtime.cu
 // Kiln's stream on the current device, created on first use (throws kiln::Error without a device).
 // Enough for hand-written kernels, which need no library handle and no workspace.
 cudaStream_t stream();
-
-// cuDNN math type for a Kiln math mode: exact FP32 is CUDNN_FMA_MATH (cuDNN's default math would
-// let FP32 convolutions run on TF32 tensor cores on Ampere and newer); TF32 is CUDNN_TENSOR_OP_MATH
-// (not _ALLOW_CONVERSION, which may also down-convert to FP16).
-cudnnMathType_t cudnn_math_type(MathMode mode);
 
 // Exclusive use of the current device's handles and workspace while one op queues its work.
 // Holds a mutex: keep a lease for the length of one op, never across calls into other ops.
@@ -45,8 +41,8 @@ class DeviceLease {
 
   int device() const;
   cudaStream_t stream() const;
-  // Bound to stream(); its math mode is set to math_mode() (FP32: CUBLAS_DEFAULT_MATH, which keeps
-  // FP32 precision; TF32: CUBLAS_TF32_TENSOR_OP_MATH). Created on first use.
+  // Bound to stream(); its math mode is set to cublas_math_mode(math_mode()) on every lease
+  // (kernels/cuda/library_math.h: FP32 keeps FP32 compute, TF32 allows TF32). Created on first use.
   cublasHandle_t cublas();
   // Bound to stream(). Created on first use (it is slow: it loads cuDNN's kernels).
   cudnnHandle_t cudnn();

@@ -98,6 +98,38 @@ TEST(CommonOptions, BadConvEngineIsAUsageErrorNamingTheFlagAndTheChoices) {
             std::string::npos);
 }
 
+TEST(CommonOptions, DeterministicIsAFlagOfEveryCommand) {
+  EXPECT_FALSE(parse_train_options({}).common.deterministic);  // the process's setting stands
+  EXPECT_TRUE(parse_train_options({"--deterministic"}).common.deterministic);
+  EXPECT_TRUE(parse_evaluate_options({"--deterministic"}).common.deterministic);
+  EXPECT_TRUE(parse_predict_options({"x.png", "--deterministic"}).common.deterministic);
+  EXPECT_NE(train_usage().find("--deterministic"), std::string::npos);
+  EXPECT_NE(predict_usage().find("KILN_DETERMINISTIC"), std::string::npos);
+  try {
+    parse_train_options({"--deterministic=1"});
+    ADD_FAILURE() << "--deterministic=1 parsed";
+  } catch (const UsageError& e) {
+    EXPECT_EQ(std::string(e.what()), "--deterministic takes no value");
+  }
+}
+
+// --deterministic is recorded in the checkpoint, so a resumed run stays deterministic even when
+// its command line does not repeat the flag: train replays the recorded arguments first.
+TEST(TrainOptions, ResumeReplaysDeterministic) {
+  const std::vector<std::string> first_run{
+      "--epochs", "2", "--deterministic", "--device", "cuda", "--conv-engine", "auto"};
+  const std::vector<std::string> recorded = recordable_train_args(first_run);
+  EXPECT_EQ(recorded, (std::vector<std::string>{"--epochs", "2", "--deterministic"}));
+  std::vector<std::string> resumed = recorded;  // what --resume parses: recorded, then the new
+  for (const char* a : {"--resume", "--epochs", "4"}) resumed.push_back(a);
+  const TrainOptions o = parse_train_options(resumed);
+  EXPECT_TRUE(o.common.deterministic);
+  EXPECT_TRUE(o.resume);
+  EXPECT_EQ(o.epochs, 4);
+  // A run without the flag records nothing of it, and its resume stays non-deterministic.
+  EXPECT_FALSE(parse_train_options(recordable_train_args({"--epochs", "2"})).common.deterministic);
+}
+
 TEST(History, FormatsAndParsesRows) {
   const std::vector<EpochRecord> rows{{1, 2.3, 0.1, 2.2, 0.15, 1e-4, 12.5, 40.25},
                                       {2, 1.9, 0.3, 1.8, 0.35, 1e-4, 11.0, 41.0}};

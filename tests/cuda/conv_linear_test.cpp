@@ -186,9 +186,11 @@ INSTANTIATE_TEST_SUITE_P(Geometries, CudaConv2d,
                          });
 
 // Auto times both engines on a shape's first call and records the choice with both times; a shape
-// it has not seen yet gets exactly one new entry per direction.
+// it has not seen yet gets exactly one new entry per direction. (Deterministic mode times nothing:
+// conv_determinism_test.cpp; off here whatever KILN_DETERMINISTIC says.)
 TEST(CudaConvEngineAuto, RecordsOneTimedChoicePerShapeAndDirection) {
   KILN_REQUIRE_CUDA();
+  const test::DeterministicScope deterministic(false);
   const MathModeScope scope(cuda::MathMode::FP32);
   const ConvEngineScope engine_scope(cuda::ConvEngine::Auto);
   const Conv2dGeometry g{3, 19, 13, 11, 23, 3, 3, 1, 1, 1, 1};  // a shape no other test uses

@@ -1,5 +1,6 @@
 // Scaffolding shared by the CUDA test files: the skip-without-a-device guard, the scoped settings
-// (math mode, conv engine: kernels/) a test uses so it never leaks them, and tensor sizes.
+// (math mode, conv engine, deterministic mode: kernels/) a test uses so it never leaks them, and
+// tensor sizes.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -23,6 +24,7 @@
 namespace kiln::test {
 
 using kernels::cuda::ConvEngineScope;
+using kernels::cuda::DeterministicScope;
 using kernels::cuda::MathModeScope;
 
 inline const char* name_of(kernels::cuda::MathMode mode) {

@@ -2,6 +2,7 @@
 // every build; the engines themselves are tested against the CPU in tests/cuda/conv_linear_test.cpp.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 
 #include "core/error.h"
@@ -49,6 +50,61 @@ TEST(ConvEngine, ScopesRestoreThePreviousSettingsOnExit) {
   }
   EXPECT_EQ(cuda::conv_engine(), cuda::ConvEngine::CuDNN);
   EXPECT_EQ(cuda::math_mode(), cuda::MathMode::FP32);
+}
+
+// The fixed rule Auto follows in deterministic mode (kernels/conv2d.h): Kiln's engine wherever it
+// can run the shape, else cuDNN; a pure function of geometry, math mode and compute capability.
+using kernels::Conv2dGeometry;
+
+Conv2dGeometry vgg_layer(std::int64_t n, std::int64_t c, std::int64_t hw, std::int64_t k) {
+  return Conv2dGeometry{n, c, hw, hw, k, 3, 3, 1, 1, 1, 1};
+}
+
+TEST(DeterministicAutoEngine, KilnWhereverItCanRunTheShape) {
+  // VGG16's first and last layer shapes at batch 64, on Volta, Ampere and Hopper, in both modes.
+  for (const Conv2dGeometry& g : {vgg_layer(64, 3, 32, 64), vgg_layer(64, 512, 2, 512)}) {
+    for (int major : {8, 9}) {
+      for (cuda::MathMode mode : {cuda::MathMode::FP32, cuda::MathMode::TF32}) {
+        EXPECT_EQ(cuda::deterministic_auto_engine(g, mode, major), cuda::ConvEngine::Kiln)
+            << "sm_" << major << "x, c " << g.c;
+      }
+    }
+    EXPECT_EQ(cuda::deterministic_auto_engine(g, cuda::MathMode::FP32, 7), cuda::ConvEngine::Kiln);
+  }
+}
+
+TEST(DeterministicAutoEngine, TF32BeforeAmpereGoesToCudnn) {
+  // Kiln's TF32 kernels are wmma tf32, sm_80 and newer.
+  const Conv2dGeometry g = vgg_layer(8, 64, 16, 64);
+  EXPECT_FALSE(cuda::kiln_engine_supports(g, cuda::MathMode::TF32, 7));
+  EXPECT_EQ(cuda::deterministic_auto_engine(g, cuda::MathMode::TF32, 7), cuda::ConvEngine::CuDNN);
+  EXPECT_EQ(cuda::deterministic_auto_engine(g, cuda::MathMode::TF32, 6), cuda::ConvEngine::CuDNN);
+  EXPECT_EQ(cuda::deterministic_auto_engine(g, cuda::MathMode::FP32, 7), cuda::ConvEngine::Kiln);
+}
+
+TEST(DeterministicAutoEngine, ShapesPastKilnsIntIndexingGoToCudnn) {
+  // N*P*Q (a GEMM side) past INT_MAX: 2^16 images of 2^8 x 2^8 pixels is 2^32 output pixels.
+  const Conv2dGeometry wide = vgg_layer(std::int64_t{1} << 16, 1, 256, 1);
+  std::int64_t too_large = 0;
+  EXPECT_FALSE(cuda::kiln_engine_fits(wide, &too_large));
+  EXPECT_EQ(too_large, std::int64_t{1} << 32);
+  EXPECT_EQ(cuda::deterministic_auto_engine(wide, cuda::MathMode::FP32, 9),
+            cuda::ConvEngine::CuDNN);
+  // C*R*S past INT_MAX with every dimension alone in range.
+  const Conv2dGeometry deep{1, std::int64_t{1} << 28, 3, 3, 1, 3, 3, 1, 1, 1, 1};
+  EXPECT_FALSE(cuda::kiln_engine_fits(deep));
+  EXPECT_EQ(cuda::deterministic_auto_engine(deep, cuda::MathMode::FP32, 9),
+            cuda::ConvEngine::CuDNN);
+}
+
+TEST(DeterministicAutoEngine, SizesAtTheLimitStillFit) {
+  // Exactly INT_MAX output pixels per image row is fine; one more is not.
+  const Conv2dGeometry at_limit{1, 1, 1, 2147483647, 1, 1, 1, 1, 1, 0, 0};
+  EXPECT_TRUE(cuda::kiln_engine_fits(at_limit));
+  const Conv2dGeometry past{1, 1, 1, 2147483648LL, 1, 1, 1, 1, 1, 0, 0};
+  std::int64_t too_large = 0;
+  EXPECT_FALSE(cuda::kiln_engine_fits(past, &too_large));
+  EXPECT_EQ(too_large, 2147483648LL);
 }
 
 }  // namespace
