@@ -1,14 +1,17 @@
 // Deterministic block-wide reductions: warp shuffles, then one value per warp through shared
 // memory, combined by warp 0 in a fixed order. For a given blockDim and input the result is the
-// same bits on every run (no atomics, no dependence on scheduling). Included only by .cu files.
+// same bits on every run (no atomics, no dependence on scheduling). Device code (device_code.h):
+// included by the kernel headers, so the emulated tests run it too.
 //
-// Requires: blockDim.x a multiple of 32 and at most 1024; every thread of the block calls the
-// reduction (it holds __syncthreads). The result is valid in every thread.
+// Requires: a 1-D block, blockDim.x a multiple of 32 and at most 1024; every thread of the block
+// calls the reduction (it holds __syncthreads). The result is valid in every thread. (The
+// emulation fails a shuffle in a partial warp, so a block size that breaks the first rule fails
+// its test.)
 #pragma once
 
-#include <cuda_runtime.h>
+#include "kernels/cuda/device_code.h"
 
-namespace kiln::kernels::cuda::detail {
+namespace kiln::kernels::cuda::KILN_DEVICE_NAMESPACE {
 
 constexpr unsigned kFullMask = 0xffffffffu;
 
@@ -51,4 +54,4 @@ struct Max {
   __device__ float operator()(float a, float b) const { return b > a ? b : a; }
 };
 
-}  // namespace kiln::kernels::cuda::detail
+}  // namespace kiln::kernels::cuda::KILN_DEVICE_NAMESPACE

@@ -17,26 +17,16 @@
 #include <cstddef>
 #include <cstdint>
 
-#if defined(KILN_CUDA_EMULATION)
-// tests/support/cuda_emulation.h, included first, supplies the built-ins and grid_start/
-// grid_stride. The kernels get a namespace of their own there, so that their host instantiations
-// never share a mangled name with nvcc's launch stubs for the same kernels (the test links against
-// the CUDA build of kiln_kernels too).
-#define KILN_GEMM_KERNELS_NAMESPACE kiln::kernels::cuda::emulated
-// GCC knows no `#pragma unroll` and warns at each one, whatever diagnostic pragmas say (before GCC
-// 13), so the emulation leaves unrolling to the optimiser. For nvcc, KILN_UNROLL is exactly
-// `#pragma unroll`.
-#define KILN_UNROLL
-#else
-#include <cuda_runtime.h>
-#include <mma.h>
-
+// Device code (device_code.h): nvcc compiles it into kiln::kernels::cuda::detail, the emulated
+// test into kiln::kernels::cuda::emulated, where tests/support/cuda_emulation.h, included first,
+// supplies the built-ins and nvcuda::wmma.
+#include "kernels/cuda/device_code.h"
 #include "kernels/cuda/launch.h"
-#define KILN_GEMM_KERNELS_NAMESPACE kiln::kernels::cuda::detail
-#define KILN_UNROLL _Pragma("unroll")
+#if !defined(KILN_CUDA_EMULATION)
+#include <mma.h>
 #endif
 
-namespace KILN_GEMM_KERNELS_NAMESPACE {
+namespace kiln::kernels::cuda::KILN_DEVICE_NAMESPACE {
 
 constexpr int kGemmThreads = 256;
 
@@ -253,7 +243,4 @@ __global__ void splitk_reduce_kernel(Problem p, int splits, const float* partial
   }
 }
 
-}  // namespace KILN_GEMM_KERNELS_NAMESPACE
-
-#undef KILN_GEMM_KERNELS_NAMESPACE
-#undef KILN_UNROLL
+}  // namespace kiln::kernels::cuda::KILN_DEVICE_NAMESPACE

@@ -1,13 +1,26 @@
-// Launch shapes shared by Kiln's hand-written kernels, and the grid-stride index they loop with.
-// Included only by .cu files.
+// Launch shapes shared by Kiln's hand-written kernels, the grid-stride index they loop with, and
+// the Launch through which every kernel family queues its kernels. Device code (device_code.h):
+// included by .cu files and by the emulated tests.
+//
+// Each family's *_kernels.cuh holds, beside its kernels, queue_* functions that take a Launch, a
+// callable `launch(const LaunchShape& shape, kernel, args...)` that runs kernel<<<shape>>>(args)
+// with a member `max_blocks`, the cap on grid-stride grids. The .cu files pass StreamLaunch
+// (stream_launch.h: Kiln's stream, then the launch check); the emulated tests pass
+// tests/support/emulated_launch.h's EmulatedLaunch, which runs the kernel on the CPU and may lower
+// max_blocks so that grid-stride loops wrap on small inputs. So the tests run the very launch
+// shapes, kernel choices and kernel parameters that the library launches; only memory (device
+// workspaces, uploads) and the stream stay in the .cu files. A queue function rather than a
+// function returning a shape, because several families choose between kernels (bias add's index
+// type and float4 path, its gradient's block size, the GEMM's tile) or launch two in sequence
+// (the sums), and that choice is what the tests must see.
 #pragma once
-
-#include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdint>
 
-namespace kiln::kernels::cuda::detail {
+#include "kernels/cuda/device_code.h"
+
+namespace kiln::kernels::cuda::KILN_DEVICE_NAMESPACE {
 
 constexpr int kThreads = 256;  // threads per block of the elementwise kernels
 // A bounded grid: enough 256-thread blocks to fill any current GPU several times over (an H100
@@ -15,9 +28,10 @@ constexpr int kThreads = 256;  // threads per block of the elementwise kernels
 // only on n (never on the device) also keeps reductions' summation order device-independent.
 constexpr std::int64_t kMaxBlocks = 4096;
 
-// Blocks for n independent items at `threads` per block: at least 1, at most kMaxBlocks.
-inline int blocks_for(std::int64_t n, int threads = kThreads) {
-  return static_cast<int>(std::clamp<std::int64_t>((n + threads - 1) / threads, 1, kMaxBlocks));
+// Blocks for n independent items at `threads` per block: at least 1, at most max_blocks.
+inline int blocks_for(std::int64_t n, int threads = kThreads,
+                      std::int64_t max_blocks = kMaxBlocks) {
+  return static_cast<int>(std::clamp<std::int64_t>((n + threads - 1) / threads, 1, max_blocks));
 }
 
 // First index of this thread and the stride of a 1-D grid-stride loop, in 64 bits so that
@@ -29,4 +43,19 @@ __device__ inline std::int64_t grid_stride() {
   return static_cast<std::int64_t>(gridDim.x) * blockDim.x;
 }
 
-}  // namespace kiln::kernels::cuda::detail
+// One launch: kernel<<<grid, block, shared_bytes>>>. max_threads repeats the kernel's
+// __launch_bounds__ (0: it declares none), for the emulation, which cannot see the attribute and
+// refuses a larger block as the driver would.
+struct LaunchShape {
+  dim3 grid, block;
+  unsigned shared_bytes = 0;
+  unsigned max_threads = 0;
+};
+
+// kThreads-thread blocks for a grid-stride loop over n items.
+inline LaunchShape grid_stride_shape(std::int64_t n, std::int64_t max_blocks) {
+  return LaunchShape{dim3(static_cast<unsigned>(blocks_for(n, kThreads, max_blocks))),
+                     dim3(kThreads)};
+}
+
+}  // namespace kiln::kernels::cuda::KILN_DEVICE_NAMESPACE

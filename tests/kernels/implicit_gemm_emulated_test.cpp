@@ -72,17 +72,17 @@ void run_emulated(const Problem& p, bool tf32, int k_per_split) {
                      std::numeric_limits<float>::quiet_NaN());
     partial = workspace.data();
   }
-  const dim3 block(emulated::kGemmThreads);
+  const cuda_emulation::LaunchConfig tiles{grid, dim3(emulated::kGemmThreads), 0,
+                                           emulated::kGemmThreads};
   if (tf32) {
-    emulate_launch(grid, block, emulated::gemm_tf32_kernel<Problem, TILE>, p, k_per_split, partial);
+    emulate_launch(tiles, emulated::gemm_tf32_kernel<Problem, TILE>, p, k_per_split, partial);
   } else {
-    emulate_launch(grid, block, emulated::gemm_fp32_kernel<Problem, TILE>, p, k_per_split, partial);
+    emulate_launch(tiles, emulated::gemm_fp32_kernel<Problem, TILE>, p, k_per_split, partial);
   }
   if (partial != nullptr) {
-    // launch.h's blocks_for(rows * cols) blocks of kThreads = 256, at most kMaxBlocks = 4096.
     const std::int64_t n = static_cast<std::int64_t>(p.rows) * p.cols;
-    const auto blocks = static_cast<unsigned>(std::clamp<std::int64_t>((n + 255) / 256, 1, 4096));
-    emulate_launch(dim3(blocks), dim3(256), emulated::splitk_reduce_kernel<Problem>, p, splits,
+    emulate_launch(cuda_emulation::LaunchConfig{dim3(emulated::blocks_for(n)), dim3(256)},
+                   emulated::splitk_reduce_kernel<Problem>, p, splits,
                    static_cast<const float*>(partial));
   }
 }
