@@ -6,62 +6,23 @@
 // column-major (C,R) matrix of its transpose. So each row-major product C = A @ B is computed as
 // the column-major C^T = B^T @ A^T, i.e. cublasSgemm with the operands swapped and each leading
 // dimension equal to the row-major row length. The math mode (exact FP32 or TF32) is on the
-// handle, set by the lease (kernels/cuda/runtime.h).
+// handle, set by the lease (kernels/cuda/runtime.h). The bias add and the bias gradient are
+// Kiln's own kernels (linear_kernels.cuh, run on the CPU by the emulated tests).
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <climits>
 #include <cstdint>
 
 #include "core/error.h"
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/linear_kernels.cuh"
 #include "kernels/cuda/runtime.h"
+#include "kernels/cuda/stream_launch.h"
 #include "kernels/linear.h"
 
 namespace kiln::kernels::cuda {
 namespace {
-
-// y (M,N) += b (N), broadcast over rows. Grid-stride, so any M*N fits a bounded grid.
-__global__ void add_bias_kernel(float* y, const float* b, std::int64_t m, std::int64_t n) {
-  const std::int64_t total = m * n;
-  const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
-  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
-       i += stride) {
-    y[i] += b[i % n];
-  }
-}
-
-// gb (N) = column sums of gy (M,N). One block per tile of kTileCols columns, no atomics: each
-// column is summed by one block alone, so the result is the same bit for bit on every run, and
-// gb is written, never accumulated into, which is the kernel contract.
-//   threadIdx.x: the column within the tile (a warp reads 32 consecutive floats of one row:
-//                coalesced);
-//   threadIdx.y: one of kRowLanes lanes, each summing every kRowLanes-th row serially in float;
-// then a shared-memory tree adds the kRowLanes partial sums (log2(kRowLanes) levels). Float is
-// enough: a batch has at most a few thousand rows, so each serial sum has at most a few hundred
-// terms and rounding stays near 1e-5 relative; splitting the rows over lanes and finishing with a
-// tree keeps the error lower than one long running sum would, without double's cost on GPUs.
-constexpr int kTileCols = 32;
-constexpr int kRowLanes = 8;
-
-__global__ void bias_gradient_kernel(const float* gy, std::int64_t m, std::int64_t n, float* gb) {
-  __shared__ float partial[kRowLanes][kTileCols];  // [lane][column in tile]
-  const std::int64_t col = static_cast<std::int64_t>(blockIdx.x) * kTileCols + threadIdx.x;
-  float sum = 0.f;
-  if (col < n) {
-    for (std::int64_t row = threadIdx.y; row < m; row += kRowLanes) sum += gy[row * n + col];
-  }
-  partial[threadIdx.y][threadIdx.x] = sum;
-  __syncthreads();
-  for (int half = kRowLanes / 2; half > 0; half /= 2) {
-    if (static_cast<int>(threadIdx.y) < half) {
-      partial[threadIdx.y][threadIdx.x] += partial[threadIdx.y + half][threadIdx.x];
-    }
-    __syncthreads();
-  }
-  if (threadIdx.y == 0 && col < n) gb[col] = partial[0][threadIdx.x];
-}
 
 void check_dims(const char* op, std::int64_t m, std::int64_t k, std::int64_t n) {
   KILN_CHECK(m >= 0 && k >= 0 && n >= 0 && m <= INT_MAX && k <= INT_MAX && n <= INT_MAX, op,
@@ -71,22 +32,6 @@ void check_dims(const char* op, std::int64_t m, std::int64_t k, std::int64_t n) 
 
 void zero(float* ptr, std::int64_t count, cudaStream_t s) {
   if (count > 0) CUDA_CHECK(cudaMemsetAsync(ptr, 0, sizeof(float) * count, s));
-}
-
-void add_bias(float* y, const float* b, std::int64_t m, std::int64_t n, cudaStream_t s) {
-  constexpr int kThreads = 256;
-  constexpr std::int64_t kMaxBlocks = 4096;  // enough to fill any current GPU; the loop does more
-  const int blocks =
-      static_cast<int>(std::min<std::int64_t>((m * n + kThreads - 1) / kThreads, kMaxBlocks));
-  add_bias_kernel<<<blocks, kThreads, 0, s>>>(y, b, m, n);
-  KILN_LAUNCH_CHECK();
-}
-
-void bias_gradient(const float* gy, std::int64_t m, std::int64_t n, float* gb, cudaStream_t s) {
-  const dim3 block(kTileCols, kRowLanes);
-  const dim3 grid(static_cast<unsigned>((n + kTileCols - 1) / kTileCols));
-  bias_gradient_kernel<<<grid, block, 0, s>>>(gy, m, n, gb);
-  KILN_LAUNCH_CHECK();
 }
 
 }  // namespace
@@ -106,7 +51,7 @@ void linear_forward(std::int64_t m, std::int64_t k, std::int64_t n, const float*
                              static_cast<int>(m), static_cast<int>(k), &one, w, static_cast<int>(n),
                              x, static_cast<int>(k), &zero_f, y, static_cast<int>(n)));
   }
-  if (b != nullptr) add_bias(y, b, m, n, lease.stream());
+  if (b != nullptr) detail::queue_linear_add_bias(detail::StreamLaunch{lease.stream()}, y, b, m, n);
 }
 
 void linear_backward_data(std::int64_t m, std::int64_t k, std::int64_t n, const float* gy,
@@ -145,7 +90,8 @@ void linear_backward_weight(std::int64_t m, std::int64_t k, std::int64_t n, cons
                              static_cast<int>(n), x, static_cast<int>(k), &zero_f, gw,
                              static_cast<int>(n)));
   }
-  if (gb != nullptr) bias_gradient(gy, m, n, gb, lease.stream());
+  if (gb != nullptr)
+    detail::queue_linear_bias_gradient(detail::StreamLaunch{lease.stream()}, gy, m, n, gb);
 }
 
 }  // namespace kiln::kernels::cuda
