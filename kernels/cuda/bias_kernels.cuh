@@ -94,11 +94,11 @@ void queue_bias_add_indexed(const Launch& launch, std::int64_t total, std::int64
                             std::int64_t hw, const float* b, float* y) {
   const bool vec4 = hw % 4 == 0 && reinterpret_cast<std::uintptr_t>(y) % 16 == 0;
   if (vec4) {
-    launch(grid_stride_shape(total / 4, launch.max_blocks), bias_add_nchw_vec4_kernel<Index>,
+    launch(grid_stride_shape(launch, total / 4), bias_add_nchw_vec4_kernel<Index>,
            static_cast<Index>(total / 4), static_cast<Index>(k), static_cast<Index>(hw / 4), b,
            reinterpret_cast<float4*>(y));
   } else {
-    launch(grid_stride_shape(total, launch.max_blocks), bias_add_nchw_kernel<Index>,
+    launch(grid_stride_shape(launch, total), bias_add_nchw_kernel<Index>,
            static_cast<Index>(total), static_cast<Index>(k), static_cast<Index>(hw), b, y);
   }
 }
@@ -109,7 +109,7 @@ template <class Launch>
 void queue_bias_add(const Launch& launch, std::int64_t n, std::int64_t k, std::int64_t hw,
                     const float* b, float* y) {
   const std::int64_t total = n * k * hw;
-  const std::int64_t slack = launch.max_blocks * kThreads;
+  const std::int64_t slack = launch.grid_cap(kMaxBlocks) * kThreads;
   if (total <= std::numeric_limits<std::uint32_t>::max() - slack) {
     queue_bias_add_indexed<std::uint32_t>(launch, total, k, hw, b, y);
   } else {

@@ -53,7 +53,7 @@ double sum(std::int64_t n, const float* a) {
   DeviceLease lease;
   const StreamLaunch launch{lease.stream()};
   auto* workspace = static_cast<double*>(
-      lease.workspace(sizeof(double) * detail::sum_workspace_doubles(n, launch.max_blocks)));
+      lease.workspace(sizeof(double) * detail::sum_workspace_doubles(launch, n)));
   const double* result = detail::queue_sum(launch, n, a, workspace);
   double host = 0.0;
   CUDA_CHECK(cudaMemcpyAsync(&host, result, sizeof(double), cudaMemcpyDeviceToHost, launch.stream));

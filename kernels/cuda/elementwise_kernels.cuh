@@ -66,33 +66,33 @@ __global__ void sum_final_kernel(int count, const double* partials, double* resu
 
 template <class Launch>
 void queue_add(const Launch& launch, std::int64_t n, const float* a, const float* b, float* y) {
-  launch(grid_stride_shape(n, launch.max_blocks), add_kernel, n, a, b, y);
+  launch(grid_stride_shape(launch, n), add_kernel, n, a, b, y);
 }
 
 template <class Launch>
 void queue_mul(const Launch& launch, std::int64_t n, const float* a, const float* b, float* y) {
-  launch(grid_stride_shape(n, launch.max_blocks), mul_kernel, n, a, b, y);
+  launch(grid_stride_shape(launch, n), mul_kernel, n, a, b, y);
 }
 
 template <class Launch>
 void queue_scale(const Launch& launch, std::int64_t n, const float* a, float s, float* y) {
-  launch(grid_stride_shape(n, launch.max_blocks), scale_kernel, n, a, s, y);
+  launch(grid_stride_shape(launch, n), scale_kernel, n, a, s, y);
 }
 
 template <class Launch>
 void queue_axpy(const Launch& launch, std::int64_t n, float alpha, const float* x, float* y) {
-  launch(grid_stride_shape(n, launch.max_blocks), axpy_kernel, n, alpha, x, y);
+  launch(grid_stride_shape(launch, n), axpy_kernel, n, alpha, x, y);
 }
 
 template <class Launch>
 void queue_relu_forward(const Launch& launch, std::int64_t n, const float* x, float* y) {
-  launch(grid_stride_shape(n, launch.max_blocks), relu_forward_kernel, n, x, y);
+  launch(grid_stride_shape(launch, n), relu_forward_kernel, n, x, y);
 }
 
 template <class Launch>
 void queue_relu_backward(const Launch& launch, std::int64_t n, const float* y, const float* gy,
                          float* gx) {
-  launch(grid_stride_shape(n, launch.max_blocks), relu_backward_kernel, n, y, gy, gx);
+  launch(grid_stride_shape(launch, n), relu_backward_kernel, n, y, gy, gx);
 }
 
 // The sum runs in two passes with a grid that depends only on n (and the cap), so the summation
@@ -103,15 +103,16 @@ constexpr int kSumFinalThreads = 1024;
 
 // The doubles of device workspace queue_sum needs: one partial per block of pass 1, then the
 // result.
-inline std::int64_t sum_workspace_doubles(std::int64_t n, std::int64_t max_blocks) {
-  return blocks_for(n, kThreads, max_blocks) + 1;
+template <class Launch>
+std::int64_t sum_workspace_doubles(const Launch& launch, std::int64_t n) {
+  return grid_stride_shape(launch, n).grid.x + 1;
 }
 
 // Queues the sum of a (n > 0 floats) into `workspace` (sum_workspace_doubles of them) and returns
 // where the result will be.
 template <class Launch>
 double* queue_sum(const Launch& launch, std::int64_t n, const float* a, double* workspace) {
-  const LaunchShape partials = grid_stride_shape(n, launch.max_blocks);
+  const LaunchShape partials = grid_stride_shape(launch, n);
   const int blocks = static_cast<int>(partials.grid.x);
   double* result = workspace + blocks;
   launch(partials, sum_partials_kernel, n, a, workspace);

@@ -17,7 +17,7 @@ __global__ void fill_float_kernel(float* dst, std::int64_t n, float value) {
 // For n > 0.
 template <class Launch>
 void queue_fill_float(const Launch& launch, float* dst, std::int64_t n, float value) {
-  launch(grid_stride_shape(n, launch.max_blocks), fill_float_kernel, dst, n, value);
+  launch(grid_stride_shape(launch, n), fill_float_kernel, dst, n, value);
 }
 
 }  // namespace kiln::kernels::cuda::KILN_DEVICE_NAMESPACE

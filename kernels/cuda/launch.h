@@ -2,12 +2,15 @@
 // the Launch through which every kernel family queues its kernels. Device code (device_code.h):
 // included by .cu files and by the emulated tests.
 //
-// Each family's *_kernels.cuh holds, beside its kernels, queue_* functions that take a Launch, a
-// callable `launch(const LaunchShape& shape, kernel, args...)` that runs kernel<<<shape>>>(args)
-// with a member `max_blocks`, the cap on grid-stride grids. The .cu files pass StreamLaunch
-// (stream_launch.h: Kiln's stream, then the launch check); the emulated tests pass
-// tests/support/emulated_launch.h's EmulatedLaunch, which runs the kernel on the CPU and may lower
-// max_blocks so that grid-stride loops wrap on small inputs. So the tests run the very launch
+// Each family's *_kernels.cuh holds, beside its kernels, queue_* functions that take a Launch:
+//   launch(const LaunchShape& shape, kernel, args...)   runs kernel<<<shape>>>(args...);
+//   launch.grid_cap(cap)                                 the block cap of a grid whose kernel loops
+//                                                        over what the grid does not cover, given
+//                                                        the library's cap for it (kMaxBlocks).
+// The .cu files pass StreamLaunch (stream_launch.h: Kiln's stream, then the launch check; the
+// library's caps); the emulated tests pass tests/support/emulated_launch.h's EmulatedLaunch, which
+// runs the kernel on the CPU and may lower the caps so that grid-stride loops wrap on small
+// inputs. So the tests run the very launch
 // shapes, kernel choices and kernel parameters that the library launches; only memory (device
 // workspaces, uploads) and the stream stay in the .cu files. A queue function rather than a
 // function returning a shape, because several families choose between kernels (bias add's index
@@ -52,10 +55,11 @@ struct LaunchShape {
   unsigned max_threads = 0;
 };
 
-// kThreads-thread blocks for a grid-stride loop over n items.
-inline LaunchShape grid_stride_shape(std::int64_t n, std::int64_t max_blocks) {
-  return LaunchShape{dim3(static_cast<unsigned>(blocks_for(n, kThreads, max_blocks))),
-                     dim3(kThreads)};
+// kThreads-thread blocks for a grid-stride loop over n items, at most kMaxBlocks of them.
+template <class Launch>
+LaunchShape grid_stride_shape(const Launch& launch, std::int64_t n) {
+  const int blocks = blocks_for(n, kThreads, launch.grid_cap(kMaxBlocks));
+  return LaunchShape{dim3(static_cast<unsigned>(blocks)), dim3(kThreads)};
 }
 
 }  // namespace kiln::kernels::cuda::KILN_DEVICE_NAMESPACE

@@ -55,7 +55,7 @@ __global__ void bias_gradient_kernel(const float* gy, std::int64_t m, std::int64
 template <class Launch>
 void queue_linear_add_bias(const Launch& launch, float* y, const float* b, std::int64_t m,
                            std::int64_t n) {
-  launch(grid_stride_shape(m * n, launch.max_blocks), add_bias_kernel, y, b, m, n);
+  launch(grid_stride_shape(launch, m * n), add_bias_kernel, y, b, m, n);
 }
 
 // gb (N) = column sums of gy (M,N), for M > 0 and N > 0: a 2-D block of 32 columns x 8 row lanes,

@@ -13,7 +13,9 @@ namespace kiln::kernels::cuda::detail {
 
 struct StreamLaunch {
   cudaStream_t stream;  // Kiln's stream (runtime.h): every launch goes there
-  std::int64_t max_blocks = kMaxBlocks;
+
+  // The library's caps, unchanged.
+  std::int64_t grid_cap(std::int64_t cap) const { return cap; }
 
   template <class... Params, class... Args>
   void operator()(const LaunchShape& shape, void (*kernel)(Params...), const Args&... args) const {

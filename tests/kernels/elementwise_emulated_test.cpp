@@ -8,7 +8,7 @@
 // per element, axpy a multiply and an add kept separately rounded (__fmul_rn/__fadd_rn): bitwise.
 // The sum is a tree, not the CPU's sequential loop, and is held to double summation's bound.
 //
-// Sizes: most runs cap the grid at kSmallCap blocks (EmulatedLaunch::max_blocks), so that n = kN
+// Sizes: most runs cap the grid at kSmallCap blocks (EmulatedLaunch's grid_cap), so that n = kN
 // makes every grid-stride loop wrap twice and end inside a block; the same ops also run with the
 // library's cap on a size below it, where the grid is blocks_for(n) exactly; and fill runs once
 // on more elements than the real 4096-block grid holds.
@@ -167,7 +167,7 @@ TEST(ElementwiseEmulated, FillWrapsACappedGridAndLeavesTheRest) {
 // The sum's workspace starts as NaN (the device's is garbage), so a partial that pass 1 never
 // writes, or one that pass 2 reads twice or skips, cannot pass.
 double emulated_sum(const EmulatedLaunch& launch, std::int64_t n, const float* a) {
-  std::vector<double> workspace(emulated::sum_workspace_doubles(n, launch.max_blocks),
+  std::vector<double> workspace(emulated::sum_workspace_doubles(launch, n),
                                 std::numeric_limits<double>::quiet_NaN());
   const double* result = emulated::queue_sum(launch, n, a, workspace.data());
   EXPECT_EQ(result, workspace.data() + workspace.size() - 1) << "the result follows the partials";

@@ -1,8 +1,8 @@
 // EmulatedLaunch: the Launch (kernels/cuda/launch.h) of the emulated tests. A family's queue_*
 // function, handed one, runs its kernels on the CPU through tests/support/cuda_emulation.h with
 // the launch shapes it computed, so a test runs exactly what the library would queue on a GPU.
-// max_blocks (kMaxBlocks unless lowered) caps grid-stride grids, so that a small input can still
-// make a grid-stride loop wrap. Every launch is logged, so a test can assert which kernels ran
+// A test may lower the caps of looping grids (grid_cap), so that a small input can still make a
+// grid-stride loop wrap. Every launch is logged, so a test can assert which kernels ran
 // with which shapes (tests/kernels/emulation_coverage.sh counts a kernel as tested when an
 // emulated test asserts `launched(... kernel ...)`).
 #pragma once
@@ -22,8 +22,13 @@ using EmulatedShape = kernels::cuda::emulated::LaunchShape;
 
 class EmulatedLaunch {
  public:
-  explicit EmulatedLaunch(std::int64_t max_blocks_ = kernels::cuda::emulated::kMaxBlocks)
-      : max_blocks(max_blocks_) {}
+  // cap: the most blocks of any grid whose kernel loops over what the grid does not cover (0:
+  // the library's caps).
+  explicit EmulatedLaunch(std::int64_t cap = 0) : cap_(cap) {}
+
+  std::int64_t grid_cap(std::int64_t library_cap) const {
+    return cap_ > 0 && cap_ < library_cap ? cap_ : library_cap;
+  }
 
   template <class... Params, class... Args>
   void operator()(const EmulatedShape& shape, void (*kernel)(Params...),
@@ -52,13 +57,12 @@ class EmulatedLaunch {
   std::size_t launches() const { return log_.size(); }
   void clear_log() const { log_.clear(); }
 
-  std::int64_t max_blocks;
-
  private:
   struct Record {
     const void* kernel;
     EmulatedShape shape;
   };
+  std::int64_t cap_;
   mutable std::vector<Record> log_;  // launches are const calls, as StreamLaunch's are
 };
 
