@@ -1,44 +1,24 @@
-// Inverted dropout on the GPU: one thread per element (grid-stride). Element i is kept iff
-// random_uniform(seed, offset + i) >= p, computed in double by the same KILN_HOST_DEVICE function
-// the CPU calls (kernels/random_bits.h), so the mask equals the CPU's bit for bit; y = x * mask is
-// one IEEE multiply on both devices, so y matches too.
+// Inverted dropout on the GPU: the twin of kernels/cpu/dropout.cpp. The kernel and its launch are
+// in dropout_kernels.cuh (run on the CPU by the emulated tests); this file checks arguments and
+// binds the launch to Kiln's stream.
 #include <cuda_runtime.h>
 
 #include <cstdint>
 
 #include "core/error.h"
-#include "kernels/cuda/check.h"
-#include "kernels/cuda/launch.h"
+#include "kernels/cuda/dropout_kernels.cuh"
 #include "kernels/cuda/runtime.h"
+#include "kernels/cuda/stream_launch.h"
 #include "kernels/dropout.h"
-#include "kernels/random_bits.h"
 
 namespace kiln::kernels::cuda {
-namespace {
-
-__global__ void dropout_forward_kernel(std::int64_t n, double p, std::uint64_t seed,
-                                       std::uint64_t offset, float keep_scale, const float* x,
-                                       float* y, float* mask) {
-  for (std::int64_t i = detail::grid_start(); i < n; i += detail::grid_stride()) {
-    const bool keep = random_uniform(seed, offset + static_cast<std::uint64_t>(i)) >= p;
-    const float m = keep ? keep_scale : 0.f;
-    mask[i] = m;
-    y[i] = x[i] * m;
-  }
-}
-
-}  // namespace
 
 void dropout_forward(std::int64_t n, double p, std::uint64_t seed, std::uint64_t offset,
                      const float* x, float* y, float* mask) {
   KILN_CHECK(n >= 0, "dropout_forward: n must be non-negative, got ", n);
   KILN_CHECK(p >= 0.0 && p < 1.0, "dropout_forward: p must lie in [0, 1), got ", p);
   if (n == 0) return;
-  // The same float the CPU derives: 1 / (1 - p) in double, rounded once to float.
-  const float keep_scale = static_cast<float>(1.0 / (1.0 - p));
-  dropout_forward_kernel<<<detail::blocks_for(n), detail::kThreads, 0, stream()>>>(
-      n, p, seed, offset, keep_scale, x, y, mask);
-  KILN_LAUNCH_CHECK();
+  detail::queue_dropout_forward(detail::StreamLaunch{stream()}, n, p, seed, offset, x, y, mask);
 }
 
 }  // namespace kiln::kernels::cuda
