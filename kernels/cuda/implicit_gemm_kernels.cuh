@@ -7,11 +7,12 @@
 // slice writes its partial tile to a workspace layer, and splitk_reduce_kernel sums the layers in
 // fixed order: deterministic, no atomics).
 //
-// Device code only (the launcher is kernels/cuda/implicit_gemm.cuh), written against nothing but
-// CUDA's built-ins, nvcuda::wmma and launch.h's grid_start/grid_stride, so that the host emulation
-// tests/support/cuda_emulation.h can compile this same source for the CPU:
-// tests/kernels/implicit_gemm_emulated_test.cpp runs the kernels in every CI build, GPU or not.
-// Keep it that way: anything else a kernel needs must exist in the emulation too.
+// Device code (device_code.h), written against nothing but CUDA's built-ins, nvcuda::wmma and
+// launch.h, so that the host emulation tests/support/cuda_emulation.h can compile this same
+// source for the CPU: tests/kernels/implicit_gemm_emulated_test.cpp runs the kernels in every CI
+// build, GPU or not, launched by queue_implicit_gemm below as kernels/cuda/implicit_gemm.cuh's
+// run_implicit_gemm launches them. Keep it that way: anything else a kernel needs must exist in
+// the emulation too.
 #pragma once
 
 #include <cstddef>
@@ -22,6 +23,7 @@
 // supplies the built-ins and nvcuda::wmma.
 #include "kernels/cuda/device_code.h"
 #include "kernels/cuda/launch.h"
+#include "kernels/implicit_gemm.h"
 #if !defined(KILN_CUDA_EMULATION)
 #include <mma.h>
 #endif
@@ -240,6 +242,40 @@ __global__ void splitk_reduce_kernel(Problem p, int splits, const float* partial
     float sum = 0.f;
     for (int z = 0; z < splits; ++z) sum += partial[z * layer + i];
     p.store(static_cast<int>(i / p.cols), static_cast<int>(i % p.cols), sum);
+  }
+}
+
+// The split-K workspace queue_implicit_gemm needs under `tiling`: one rows x cols layer of floats
+// per depth slice, or nothing when depth is not split.
+template <class Problem>
+std::int64_t gemm_workspace_floats(const Problem& p, const GemmTiling& tiling) {
+  return tiling.splits > 1 ? static_cast<std::int64_t>(tiling.splits) * p.rows * p.cols : 0;
+}
+
+// Queues C = A @ B of problem `p` (rows, cols > 0; rows / tile <= 65535, checked by the caller)
+// under `tiling` (plan_gemm_tiling's; tests also force the other tile and finer slices): the tile
+// kernel over TILE x TILE tiles, columns (output pixels, the largest side) on grid x, whose limit
+// is 2^31 - 1, rows on y, depth slices on z; then, when depth is split, the reduction over
+// `partial` (gemm_workspace_floats of them; nullptr when not split).
+template <class Launch, class Problem>
+void queue_implicit_gemm(const Launch& launch, const Problem& p, bool tf32,
+                         const GemmTiling& tiling, float* partial) {
+  const int tile = tiling.tile;
+  const dim3 grid(static_cast<unsigned>((p.cols + tile - 1) / tile),
+                  static_cast<unsigned>((p.rows + tile - 1) / tile),
+                  static_cast<unsigned>(tiling.splits));
+  const LaunchShape tiles{grid, dim3(kGemmThreads), 0, kGemmThreads};
+  float* const slices = tiling.splits > 1 ? partial : nullptr;
+  if (tile == 128) {
+    launch(tiles, tf32 ? gemm_tf32_kernel<Problem, 128> : gemm_fp32_kernel<Problem, 128>, p,
+           tiling.k_per_split, slices);
+  } else {
+    launch(tiles, tf32 ? gemm_tf32_kernel<Problem, 64> : gemm_fp32_kernel<Problem, 64>, p,
+           tiling.k_per_split, slices);
+  }
+  if (slices != nullptr) {
+    launch(grid_stride_shape(launch, static_cast<std::int64_t>(p.rows) * p.cols),
+           splitk_reduce_kernel<Problem>, p, tiling.splits, static_cast<const float*>(slices));
   }
 }
 

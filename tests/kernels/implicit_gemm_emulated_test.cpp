@@ -3,10 +3,11 @@
 // build, GPU or not, tests the tiling: slab loads and their zero fill past the edges, the
 // transposed shared-memory stores, the FP32 register micro-tile and the TF32 warp/fragment grid,
 // double buffering, the epilogues, and split-K's partial layout and reduction. Each problem runs
-// on both kernels and both block tiles, launched as run_implicit_gemm launches them, once with the
-// depth slices plan_gemm_tiling plans and once cut into 16-deep slices (split-K on every shape),
-// and is compared with the naive evaluation of the same problem (tests/support/
-// naive_implicit_gemm.h); implicit_gemm_test.cpp shows that evaluation is the convolution.
+// on both kernels and both block tiles, launched by run_implicit_gemm's own queue_implicit_gemm,
+// once with the depth slices plan_gemm_tiling plans and once cut into 16-deep slices (split-K on
+// every shape), and is compared with the naive evaluation of the same problem
+// (tests/support/naive_implicit_gemm.h); implicit_gemm_test.cpp shows that evaluation is the
+// convolution.
 //
 // Tolerance, relative to each output's sum of |terms| (the same problem evaluated on |inputs|):
 //   FP32 1e-5: float sums of at most a few hundred terms err by well under 1e-5 of that sum.
@@ -37,6 +38,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/cuda/implicit_gemm_kernels.cuh"
 #include "kernels/implicit_gemm.h"
+#include "tests/support/emulated_launch.h"
 #include "tests/support/naive_implicit_gemm.h"
 #include "tests/support/test_data.h"
 
@@ -44,47 +46,37 @@ namespace kiln::kernels {
 namespace {
 
 namespace emulated = cuda::emulated;
-using cuda_emulation::emulate_launch;
 using test::kSentinelA;
 using test::kSentinelB;
 using test::random_floats;
 
-// Runs p as run_implicit_gemm (kernels/cuda/implicit_gemm.cuh) does: the tile kernel over a grid
-// of TILE x TILE tiles (columns on x, rows on y) and depth slices (z), then, when depth is split,
-// splitk_reduce_kernel over the workspace. The tile is forced (small problems always plan 64), and
-// the slices are `k_per_split` deep, or the plan's when it is 0.
+// Runs p as run_implicit_gemm (kernels/cuda/implicit_gemm.cuh) does, through the same
+// queue_implicit_gemm, under plan_gemm_tiling's tiling with the tile forced (small problems always
+// plan 64) and, when k_per_split > 0, depth cut into slices of that depth (split-K on every
+// shape). Checks that the kernels it chose ran, with the grid of the tiling.
 template <int TILE, class Problem>
 void run_emulated(const Problem& p, bool tf32, int k_per_split) {
   if (p.rows == 0 || p.cols == 0) return;
-  const GemmTiling plan = plan_gemm_tiling(p.rows, p.cols, p.depth);
-  int splits = plan.splits;
-  if (k_per_split == 0) {
-    k_per_split = plan.k_per_split;
-  } else {
-    splits = std::max(1, (p.depth + k_per_split - 1) / k_per_split);
+  GemmTiling tiling = plan_gemm_tiling(p.rows, p.cols, p.depth);
+  tiling.tile = TILE;
+  if (k_per_split > 0) {
+    tiling.k_per_split = k_per_split;
+    tiling.splits = std::max(1, (p.depth + k_per_split - 1) / k_per_split);
   }
-  const dim3 grid(static_cast<unsigned>((p.cols + TILE - 1) / TILE),
-                  static_cast<unsigned>((p.rows + TILE - 1) / TILE), static_cast<unsigned>(splits));
-  std::vector<float> workspace;  // the lease's workspace: garbage on the GPU, NaN here
-  float* partial = nullptr;
-  if (splits > 1) {
-    workspace.assign(static_cast<std::size_t>(splits) * p.rows * p.cols,
-                     std::numeric_limits<float>::quiet_NaN());
-    partial = workspace.data();
-  }
-  const cuda_emulation::LaunchConfig tiles{grid, dim3(emulated::kGemmThreads), 0,
-                                           emulated::kGemmThreads};
-  if (tf32) {
-    emulate_launch(tiles, emulated::gemm_tf32_kernel<Problem, TILE>, p, k_per_split, partial);
-  } else {
-    emulate_launch(tiles, emulated::gemm_fp32_kernel<Problem, TILE>, p, k_per_split, partial);
-  }
-  if (partial != nullptr) {
-    const std::int64_t n = static_cast<std::int64_t>(p.rows) * p.cols;
-    emulate_launch(cuda_emulation::LaunchConfig{dim3(emulated::blocks_for(n)), dim3(256)},
-                   emulated::splitk_reduce_kernel<Problem>, p, splits,
-                   static_cast<const float*>(partial));
-  }
+  // The lease's workspace: garbage on the GPU, NaN here.
+  std::vector<float> workspace(emulated::gemm_workspace_floats(p, tiling),
+                               std::numeric_limits<float>::quiet_NaN());
+  const test::EmulatedLaunch launch;
+  emulated::queue_implicit_gemm(launch, p, tf32, tiling,
+                                workspace.empty() ? nullptr : workspace.data());
+  const auto tiles = tf32 ? launch.shapes_of(emulated::gemm_tf32_kernel<Problem, TILE>)
+                          : launch.shapes_of(emulated::gemm_fp32_kernel<Problem, TILE>);
+  ASSERT_EQ(tiles.size(), 1u);
+  EXPECT_EQ(tiles[0].grid.x, static_cast<unsigned>((p.cols + TILE - 1) / TILE));
+  EXPECT_EQ(tiles[0].grid.y, static_cast<unsigned>((p.rows + TILE - 1) / TILE));
+  EXPECT_EQ(tiles[0].grid.z, static_cast<unsigned>(tiling.splits));
+  EXPECT_EQ(launch.shapes_of(emulated::splitk_reduce_kernel<Problem>).size(),
+            tiling.splits > 1 ? 1u : 0u);
 }
 
 template <typename T>
