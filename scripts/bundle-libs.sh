@@ -25,4 +25,5 @@ kiln_lib_package() {
   real=$(readlink -f "$path")
   alt=${real/#\/usr\/lib\//\/lib\/}
   { dpkg -S "$path" || dpkg -S "$real" || dpkg -S "$alt"; } 2>/dev/null | head -n 1 | cut -d: -f1
+  return 0  # a library no package owns is an answer (""), not an error under set -e
 }
