@@ -107,8 +107,8 @@ inline AppRun run_cifar10(const TempFolder& dir, const std::string& args) {
     said = true;
   }
   const std::string out = dir.file(".run/stdout"), err = dir.file(".run/stderr");
-  const std::string command = "cd '" + dir.str() + "' && HOME='" + dir.str() + "' '" +
-                              binary.path + "' " + args + " > '" + out + "' 2> '" + err + "'";
+  const std::string command = "cd '" + dir.str() + "' && HOME='" + dir.str() + "' '" + binary.path +
+                              "' " + args + " > '" + out + "' 2> '" + err + "'";
   const int raw = std::system(command.c_str());
   if (WIFEXITED(raw)) run.status = WEXITSTATUS(raw);
   if (WIFSIGNALED(raw)) run.status = 128 + WTERMSIG(raw);
