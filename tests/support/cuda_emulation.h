@@ -76,7 +76,6 @@
 #include <ctime>
 #include <fstream>
 #include <functional>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -452,29 +451,31 @@ class StaticSharedMemory {
     return bytes;
   }
 
+  // Reads the section headers, then only the symbol table and its strings (not the whole binary:
+  // a sanitizer build with debug information is tens of MB).
   void load(const std::string& file) {
     std::ifstream in(file, std::ios::binary);
-    const std::vector<char> image((std::istreambuf_iterator<char>(in)),
-                                  std::istreambuf_iterator<char>());
+    const auto read = [&](std::uint64_t offset, void* to, std::size_t bytes) {
+      in.seekg(static_cast<std::streamoff>(offset));
+      in.read(static_cast<char*>(to), static_cast<std::streamsize>(bytes));
+      if (!in) throw LaunchError("CUDA emulation: cannot read the symbol table of " + file);
+    };
     Elf64_Ehdr header;
-    if (image.size() < sizeof header) throw LaunchError("CUDA emulation: cannot read " + file);
-    std::memcpy(&header, image.data(), sizeof header);
+    read(0, &header, sizeof header);
+    std::vector<Elf64_Shdr> sections(header.e_shnum);
+    for (unsigned i = 0; i < header.e_shnum; ++i)
+      read(header.e_shoff + std::uint64_t{i} * header.e_shentsize, &sections[i],
+           sizeof(Elf64_Shdr));
     symbols_.clear();
     strings_.clear();
     type_ = header.e_type;
-    for (unsigned i = 0; i < header.e_shnum; ++i) {
-      Elf64_Shdr section;
-      std::memcpy(&section, image.data() + header.e_shoff + i * header.e_shentsize, sizeof section);
-      if (section.sh_type != SHT_SYMTAB) continue;
-      Elf64_Shdr names;
-      std::memcpy(&names, image.data() + header.e_shoff + section.sh_link * header.e_shentsize,
-                  sizeof names);
+    for (const Elf64_Shdr& section : sections) {
+      if (section.sh_type != SHT_SYMTAB || section.sh_link >= sections.size()) continue;
+      const Elf64_Shdr& names = sections[section.sh_link];
       symbols_.resize(section.sh_size / sizeof(Elf64_Sym));
-      std::memcpy(symbols_.data(), image.data() + section.sh_offset,
-                  symbols_.size() * sizeof(Elf64_Sym));
-      strings_.assign(image.data() + names.sh_offset,
-                      image.data() + names.sh_offset + names.sh_size);
-      strings_.push_back('\0');
+      read(section.sh_offset, symbols_.data(), symbols_.size() * sizeof(Elf64_Sym));
+      strings_.resize(names.sh_size + 1, '\0');
+      read(names.sh_offset, strings_.data(), names.sh_size);
     }
     loaded_ = file;
   }
