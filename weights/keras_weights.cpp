@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "weights/keras3_weights.h"
 
 namespace kiln {
 
@@ -100,9 +101,7 @@ KerasWeights read_keras_weights(const H5Group& root) {
           has_string_list(*g, "layer_names"), file,
           ": the model_weights group has no layer_names attribute (not a Keras weights file)");
     } else if (root.has_group("layers") || root.has_group("vars")) {
-      KILN_FAIL(file, ": this is the Keras 3 .weights.h5 format (layers/<layer>/vars/<i>), which ",
-                "Kiln does not read; save in Keras' legacy HDF5 layout instead: with Keras 3, ",
-                "model.save('model.h5'); with tf.keras 2, model.save_weights('weights.h5')");
+      return read_keras3_weights(root);
     } else {
       KILN_FAIL(file,
                 ": no layer_names attribute, so not a Keras weights file (top-level objects: ",

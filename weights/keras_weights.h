@@ -31,13 +31,20 @@ struct KerasWeights {
   std::vector<KerasLayer> layers;  // in layer_names order, weightless layers included
   std::string keras_version;       // "" when absent (the official VGG16 files, Keras 1)
   std::string backend;             // "" when absent
+  // A Keras 3 .weights.h5 file: layers are keyed by class and order, not by name (see
+  // keras3_weights.h); `names_from_file` says whether its vars groups carried the layers' names.
+  bool keyed_by_class = false;
+  bool names_from_file = false;
+  // keyed_by_class only: each layer's key path below the root's layers/ group, one per layer:
+  // "functional/conv2d_1" for layers/functional/layers/conv2d_1.
+  std::vector<std::string> keys;
 
   const KerasLayer* find(const std::string& layer) const;  // null when absent
 };
 
-// Reads a whole file. Every failure is one kiln::Error line that starts with the file's path:
-// missing, not HDF5, truncated, Keras 3's .weights.h5 format (recognised, not read), no
-// layer_names, a listed layer or weight that is not there, non-numeric data.
+// Reads a whole file, legacy or Keras 3 .weights.h5 (a root `layers` group; keras3_weights.h).
+// Every failure is one kiln::Error line that starts with the file's path: missing, not HDF5,
+// truncated, no layer_names, a listed layer or weight that is not there, non-numeric data.
 KerasWeights read_keras_weights(const std::string& path);
 // The same from an open group that holds `layer_names` or a `model_weights` group.
 KerasWeights read_keras_weights(const H5Group& root);

@@ -11,6 +11,7 @@
 #include "layers/dropout.h"
 #include "layers/flatten.h"
 #include "layers/relu.h"
+#include "weights/keras3_weights.h"
 
 namespace kiln {
 
@@ -221,6 +222,80 @@ std::vector<std::string> unused_layers(const KerasWeights& file,
   return out;
 }
 
+// The Keras 3 class key of a Kiln layer with parameters (keras3_weights.h): what Keras' class
+// of the same layer snake-cases to. "" for a class no Keras file can hold.
+std::string keras3_class_of(const Module& layer) {
+  if (dynamic_cast<const Conv2d*>(&layer) != nullptr) return "conv2d";
+  if (dynamic_cast<const Dense*>(&layer) != nullptr) return "dense";
+  return "";
+}
+
+// A Keras 3 .weights.h5 keys its layers by class and order, not by name. Gives the file's layers
+// the model's names so that the name-based load below applies to it:
+//   - by the names the file carries (Keras >= 3.6), when they are unique and every model layer
+//     with parameters finds its own (or a missing one is allowed: a base load);
+//   - otherwise as Keras' own loader matches, by class and order: the model's k-th Conv2d takes
+//     the file's k-th conv2d (conv2d, conv2d_1, ... in suffix order), the same for Dense. A class
+//     whose counts differ is an error, unless missing and unused layers are both allowed (then
+//     the model's layers of that class stay missing and the file's unused).
+// Layers left unmatched keep their paths ("layers/dense_2"), which no Kiln layer is called.
+KerasWeights match_keras3_layers(const KerasWeights& file, const std::vector<BoundLayer>& model,
+                                 const LoadOptions& options, const std::string& source) {
+  std::set<std::string> names;
+  bool unique = true;
+  for (const KerasLayer& l : file.layers) unique = names.insert(l.name).second && unique;
+  std::vector<std::string> not_by_name;
+  for (const BoundLayer& m : model) {
+    if (!m.params.empty() && names.count(m.module->name()) == 0)
+      not_by_name.push_back(m.module->name());
+  }
+  if (file.names_from_file && unique && (not_by_name.empty() || options.allow_missing)) return file;
+
+  KerasWeights out = file;
+  std::map<std::string, std::vector<std::size_t>> file_by_class;
+  std::map<std::string, std::set<std::string>> containers;
+  for (std::size_t i = 0; i < out.layers.size(); ++i) {
+    KerasLayer& l = out.layers[i];
+    const std::string& key = out.keys.at(i);
+    l.name = keras3_path(key);
+    if (l.weights.empty()) continue;
+    file_by_class[keras3_class(key)].push_back(i);
+    containers[keras3_class(key)].insert(keras3_container(key));
+  }
+  std::map<std::string, std::vector<std::string>> model_by_class;
+  for (const BoundLayer& m : model) {
+    if (m.params.empty()) continue;
+    const std::string cls = keras3_class_of(*m.module);
+    KILN_CHECK(!cls.empty(), source, ": layer '", m.module->name(),
+               "' has no Keras 3 class key, so it cannot be found in a .weights.h5 file");
+    model_by_class[cls].push_back(m.module->name());
+  }
+  for (const auto& [cls, model_names] : model_by_class) {
+    const std::vector<std::size_t>& in_file = file_by_class[cls];
+    if (in_file.size() == model_names.size()) {
+      const std::set<std::string>& where = containers[cls];
+      KILN_CHECK(where.size() <= 1, source, ": the file's ", cls, " layers are in ", where.size(),
+                 " different models (", quoted_list({where.begin(), where.end()}),
+                 ") and it names no layers, so their order is unknown");
+      for (std::size_t k = 0; k < in_file.size(); ++k) out.layers[in_file[k]].name = model_names[k];
+      continue;
+    }
+    if (options.allow_missing && options.allow_unused) continue;
+    std::string paths;
+    for (std::size_t k = 0; k < in_file.size() && k < 3; ++k)
+      paths += (k ? ", " : "") + keras3_path(out.keys.at(in_file[k]));
+    if (in_file.size() > 3) paths += ", ...";
+    KILN_FAIL(source, ": the model has ", model_names.size(), " ", cls, " layers with weights (",
+              quoted_list(model_names), "), the file ", in_file.size(),
+              in_file.empty() ? "" : " (" + paths + ")",
+              file.names_from_file && !not_by_name.empty()
+                  ? "; not in the file by name: " + quoted_list(not_by_name)
+                  : std::string("; a Keras 3 .weights.h5 without the model's layer names is "
+                                "matched as Keras matches it, by class and order"));
+  }
+  return out;
+}
+
 }  // namespace
 
 KerasWeights model_to_keras_weights(const Module& model) {
@@ -240,12 +315,17 @@ KerasWeights model_to_keras_weights(const Module& model) {
 
 LoadReport assign_keras_weights(const KerasWeights& weights, Module& model,
                                 const LoadOptions& options, const std::string& source) {
-  const std::map<std::string, Offer> file = offers(weights);
+  const std::vector<BoundLayer> bound = bind(model);
+  const KerasWeights matched = weights.keyed_by_class
+                                   ? match_keras3_layers(weights, bound, options, source)
+                                   : KerasWeights{};
+  const KerasWeights& resolved = weights.keyed_by_class ? matched : weights;
+  const std::map<std::string, Offer> file = offers(resolved);
   std::set<std::string> taken;  // labels of the offers used
   LoadReport report;
   std::vector<std::pair<Tensor, Tensor>> staged;  // (parameter, its new value): written last
 
-  for (const BoundLayer& layer : bind(model)) {
+  for (const BoundLayer& layer : bound) {
     const std::string& name = layer.module->name();
     const auto found = file.find(name);
     if (found == file.end()) {
@@ -277,13 +357,13 @@ LoadReport assign_keras_weights(const KerasWeights& weights, Module& model,
   }
   if (!report.missing.empty() && !options.allow_missing) {
     std::vector<std::string> available;
-    for (const KerasLayer& l : weights.layers) {
+    for (const KerasLayer& l : resolved.layers) {
       if (!l.weights.empty()) available.push_back(l.name);
     }
     KILN_FAIL(source, ": no weights for the model's layer(s) ", quoted_list(report.missing),
               " (the file's layers with weights: ", quoted_list(available), ")");
   }
-  report.unused = unused_layers(weights, file, taken);
+  report.unused = unused_layers(resolved, file, taken);
   KILN_CHECK(report.unused.empty() || options.allow_unused, source, ": the file has weights for ",
              quoted_list(report.unused), ", which the model has no layer for");
   // Only now, with every weight checked and converted, touch the model.

@@ -1,7 +1,9 @@
 // Keras weight files <-> a Kiln model. The model's layers are its leaf modules, walked depth-first
 // through containers (nested Sequentials), and match the file's layers BY NAME; a layer's
 // weights match by order (kernel, then bias), as in Keras' own loader, so every naming style
-// of weight_names loads. Layouts are converted on the way:
+// of weight_names loads. A Keras 3 .weights.h5 keys layers by class and order, not by name
+// (keras3_weights.h): its layers match by the names it carries when every model layer finds its
+// own, else as Keras matches them, the model's k-th Conv2d to the file's k-th conv2d, and so on. Layouts are converted on the way:
 //   - Conv2d kernel: file HWIO (R, S, C, K) <-> Kiln OIHW (K, C, R, S);
 //   - Dense kernel: (in, out) in both, except that a Dense after a Flatten of a (C, H, W) map with
 //     H*W > 1 has its rows permuted: Keras flattens NHWC (row (h*W + w)*C + c), Kiln flattens
@@ -37,7 +39,7 @@ struct LoadReport {
                                      // (only with allow_missing; otherwise an error)
 };
 
-// Loads a Keras legacy weights file (any layout read_keras_weights takes) into the model.
+// Loads a Keras weights file (any layout read_keras_weights takes, .weights.h5 included).
 LoadReport load_weights(const std::string& path, Module& model, const LoadOptions& options = {});
 // Writes the model in tf.keras 2's layout, atomically; every leaf layer gets a group, weightless
 // ones with an empty weight_names, and weight names "<layer>/kernel:0", "<layer>/bias:0".

@@ -11,6 +11,7 @@
 #include "data/cifar10.h"
 #include "layers/vgg16.h"
 #include "weights/hdf5.h"
+#include "weights/keras3_weights.h"
 #include "weights/keras_weights.h"
 #include "weights/model_weights.h"
 
@@ -48,6 +49,29 @@ std::vector<std::int64_t> dense_kernel_shape(const KerasWeights& w, const std::s
   KILN_CHECK(s.size() == 2 && s[0] > 0 && s[1] > 0, path, ": layer '", layer,
              "' has a kernel of rank ", s.size(), ", expected a Dense kernel (in, out)");
   return s;
+}
+
+// The kernels of the head's two Dense layers: by name (dense, dense_1); in a Keras 3 .weights.h5
+// that does not name them so, its two dense-class layers in order, as Keras would load them.
+std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> head_kernel_shapes(
+    const KerasWeights& w, const std::string& path) {
+  const KerasLayer* dense = w.find("dense");
+  const KerasLayer* dense_1 = w.find("dense_1");
+  const bool named = dense != nullptr && !dense->weights.empty() && dense_1 != nullptr &&
+                     !dense_1->weights.empty();
+  if (w.keyed_by_class && !named) {
+    std::vector<std::size_t> found;
+    for (std::size_t i = 0; i < w.layers.size(); ++i) {
+      if (!w.layers[i].weights.empty() && keras3_class(w.keys.at(i)) == "dense") found.push_back(i);
+    }
+    KILN_CHECK(found.size() == 2, path, ": a Keras 3 file for this classifier holds two Dense ",
+               "layers (the head's), found ", found.size());
+    const std::vector<std::int64_t> shapes[2] = {
+        dense_kernel_shape(w, w.layers[found[0]].name, path),
+        dense_kernel_shape(w, w.layers[found[1]].name, path)};
+    return {shapes[0], shapes[1]};
+  }
+  return {dense_kernel_shape(w, "dense", path), dense_kernel_shape(w, "dense_1", path)};
 }
 
 }  // namespace
@@ -172,8 +196,7 @@ LoadedModel load_model_file(const std::string& path) {
   const KerasWeights weights = read_keras_weights(path);
   LoadedModel out;
   out.facts = read_model_facts(path, &out.class_names);
-  const std::vector<std::int64_t> dense = dense_kernel_shape(weights, "dense", path);
-  const std::vector<std::int64_t> dense_1 = dense_kernel_shape(weights, "dense_1", path);
+  const auto [dense, dense_1] = head_kernel_shapes(weights, path);
   KILN_CHECK(dense[1] == dense_1[0], path, ": dense has ", dense[1], " units but dense_1 takes ",
              dense_1[0], " inputs");
   // in_features = 512 * side^2, side = image_size / 32 (floored); the file may say the size.

@@ -6,7 +6,8 @@
 //   - last.h5, a checkpoint (weights/checkpoint.h), keeps the same facts as notes with the same
 //     keys without the prefix ("class_names" joins the names with newlines).
 // A model file's head is read from its layers, so any file train wrote, or that Keras wrote for
-// the same architecture, loads: dense's kernel (in, hidden) and dense_1's (hidden, classes).
+// the same architecture, loads: dense's kernel (in, hidden) and dense_1's (hidden, classes); in
+// a Keras 3 .weights.h5 whose layers are not so named, its two Dense layers in order.
 #pragma once
 
 #include <cstdint>

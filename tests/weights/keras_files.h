@@ -240,6 +240,52 @@ inline void write_keras_style(const std::string& path, KerasStyle style,
   }
 }
 
+// Keras 3's .weights.h5 (weights/keras3_weights.h): each layer at layers/<key>/vars/<i>, a key
+// with '/' nesting it in a model ("functional/conv2d_1" is layers/functional/layers/conv2d_1).
+// Keras >= 3.6 writes the attribute `name` on every vars group (`with_names`), empty ones and the
+// models' own (`model_names`: key -> name, the root's is "sequential") included; a compiled
+// model adds optimizer/vars.
+struct Keras3Layer {
+  std::string key;
+  RefLayer layer;
+};
+
+inline void write_keras3_style(
+    const std::string& path, const std::vector<Keras3Layer>& layers, bool with_names,
+    const std::vector<std::pair<std::string, std::string>>& model_names = {
+        {"functional", "vgg16"}}) {
+  RawH5Writer w(path);
+  std::vector<std::string> made;
+  const auto vars = [&](const std::string& group, const std::string& name) {
+    if (std::find(made.begin(), made.end(), group) != made.end()) return;
+    made.push_back(group);
+    w.group(group + "/vars");
+    if (with_names) w.vlen_string_attr(group + "/vars", "name", name);
+  };
+  vars("", "sequential");
+  for (const auto& l : layers) {
+    std::string group, prefix;
+    std::size_t start = 0;
+    for (std::size_t slash; (slash = l.key.find('/', start)) != std::string::npos;
+         start = slash + 1) {
+      prefix = l.key.substr(0, slash);
+      group += "/layers/" + l.key.substr(start, slash - start);
+      std::string model = prefix;
+      for (const auto& [key, name] : model_names) {
+        if (key == prefix) model = name;
+      }
+      vars(group, model);
+    }
+    group += "/layers/" + l.key.substr(start);
+    vars(group, l.layer.name);
+    for (std::size_t i = 0; i < l.layer.weights.size(); ++i) {
+      const RefWeight& wt = l.layer.weights[i];
+      w.dataset(group + "/vars/" + std::to_string(i), wt.shape, wt.values);
+    }
+  }
+  w.group("/optimizer/vars");
+}
+
 // Distinct values of both signs in [-0.5, 0.5], different for each seed (all-negative weights
 // would let ReLU zero every activation and hide a wrong layout).
 inline std::vector<float> ramp(std::int64_t n, float seed) {

@@ -1,0 +1,143 @@
+// cifar10 on Keras 3 .weights.h5 files, written here through the bare HDF5 C API in the layouts
+// Keras 3.15 writes for the recipe (tests/weights/keras_files.h): predict sizes the head from the
+// file and predicts exactly what it predicts from the same weights in Kiln's own .h5; train
+// takes one as --weights; broken ones fail with one line naming the file and the layer, exit 1,
+// and write nothing.
+#include <gtest/gtest.h>
+
+#include "apps/cifar10/model_file.h"
+#include "tests/apps/app_runner.h"
+#include "tests/weights/keras_files.h"
+#include "weights/model_weights.h"
+
+namespace kiln::test {
+namespace {
+
+std::string text_of(const std::string& path) {
+  const std::vector<std::uint8_t> b = read_bytes(path);
+  return std::string(b.begin(), b.end());
+}
+
+// Kiln's classifier (random init, 10 classes, hidden 256) as Keras holds its weights.
+KerasWeights classifier_weights() {
+  Generator init(11);
+  return model_to_keras_weights(*app::build_classifier(app::ModelConfig{}, init));
+}
+
+// The recipe's model as Keras 3 keys it: Sequential([VGG16 base, Flatten, Dense, Dropout,
+// Dense]) (nested: the base is "functional", with its InputLayer) or one flat Functional model.
+std::vector<Keras3Layer> keras3_layout(const KerasWeights& flat, bool nested) {
+  std::vector<std::pair<std::string, int>> used;  // (container|class, count): _get_unique_name
+  const auto key = [&](const std::string& container, const std::string& cls) {
+    const std::string slot = container + "|" + cls;
+    auto it =
+        std::find_if(used.begin(), used.end(), [&](const auto& u) { return u.first == slot; });
+    if (it == used.end()) it = used.insert(used.end(), {slot, 0});
+    const std::string k = it->second == 0 ? cls : cls + "_" + std::to_string(it->second);
+    ++it->second;
+    return container.empty() ? k : container + "/" + k;
+  };
+  const std::string base = nested ? "functional" : "";
+  std::vector<Keras3Layer> out{{key(base, "input_layer"), {"input_layer", {}}}};
+  for (const KerasLayer& l : flat.layers) {
+    const bool in_base = l.name.rfind("block", 0) == 0;
+    const std::string cls = l.name.find("conv") != std::string::npos     ? "conv2d"
+                            : l.name.find("pool") != std::string::npos   ? "max_pooling2d"
+                            : l.name == "flatten" || l.name == "dropout" ? l.name
+                                                                         : "dense";
+    RefLayer ref{l.name, {}};
+    for (const KerasWeight& w : l.weights) ref.weights.push_back({"", w.shape, w.data});
+    out.push_back({key(in_base ? base : "", cls), ref});
+  }
+  return out;
+}
+
+class Keras3Files : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    write_bytes(dir.file("data/data_batch_1.bin"), cifar_records(16, 1));
+    write_bytes(dir.file("data/test_batch.bin"), cifar_records(8, 2));
+    write_text(dir.file("models/history.csv"), kSentinel);
+  }
+
+  // predict's CSV for `model`, or "" (with a test failure) when it fails.
+  std::string predictions(const std::string& model, const std::string& csv) {
+    const AppRun run =
+        run_cifar10(dir, "predict --model " + model + " data/test_batch.bin --out " + csv);
+    EXPECT_EQ(run.status, 0) << run.err;
+    return text_of(dir.file(csv));
+  }
+
+  // A failing predict: exit 1, one stderr line containing every `culprit`, --out not touched.
+  void expect_failure(const std::string& model, const std::vector<std::string>& culprits) {
+    SCOPED_TRACE(model);
+    const AppRun run = run_cifar10(
+        dir, "predict --model " + model + " data/test_batch.bin --out models/history.csv");
+    EXPECT_EQ(run.status, 1) << run.err;
+    const std::vector<std::string> lines = lines_of(run.err);
+    ASSERT_EQ(lines.size(), 1u) << run.err;
+    for (const std::string& c : culprits)
+      EXPECT_NE(lines[0].find(c), std::string::npos) << lines[0];
+    EXPECT_EQ(text_of(dir.file("models/history.csv")), kSentinel);
+  }
+
+  static constexpr const char* kSentinel = "sentinel: an earlier run's file\n";
+  TempFolder dir;
+};
+
+TEST_F(Keras3Files, PredictGivesTheSamePredictionsAsFromKilnsOwnFile) {
+  const KerasWeights weights = classifier_weights();
+  app::save_model_file(dir.file("kiln.h5"),
+                       *[] {
+                         Generator init(11);
+                         return app::build_classifier(app::ModelConfig{}, init);
+                       }(),
+                       {}, {});
+  const std::string want = predictions("kiln.h5", "kiln.csv");
+  ASSERT_FALSE(want.empty());
+  for (const bool nested : {true, false}) {
+    for (const bool with_names : {true, false}) {
+      SCOPED_TRACE(std::string(nested ? "nested" : "flat") + (with_names ? ", named" : ""));
+      write_keras3_style(dir.file("m.weights.h5"), keras3_layout(weights, nested), with_names);
+      EXPECT_EQ(predictions("m.weights.h5", "k3.csv"), want);  // bit for bit
+    }
+  }
+}
+
+TEST_F(Keras3Files, TrainTakesTheBaseFromAWeightsH5) {
+  write_keras3_style(dir.file("base.weights.h5"), keras3_layout(classifier_weights(), true),
+                     /*with_names=*/false);
+  const AppRun run = run_cifar10(
+      dir, "train --data data --weights base.weights.h5 --epochs 1 --batch-size 8 --out-dir out");
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_NE(run.out.find("VGG16 base: loaded 15 layers from base.weights.h5"), std::string::npos)
+      << run.out;
+}
+
+TEST_F(Keras3Files, BrokenFilesFailWithOneLineNamingTheFileAndTheLayer) {
+  const std::vector<Keras3Layer> good = keras3_layout(classifier_weights(), true);
+
+  std::vector<Keras3Layer> shape = good;
+  for (Keras3Layer& l : shape) {
+    if (l.key == "functional/conv2d_3") l.layer = conv_layer("block2_conv2", 64, 128, 0.5f);
+  }
+  write_keras3_style(dir.file("shape.weights.h5"), shape, false);
+  expect_failure("shape.weights.h5",
+                 {"shape.weights.h5", "block2_conv2", "layers/functional/layers/conv2d_3/vars/0",
+                  "[3,3,64,128]", "[3,3,128,128]"});
+
+  std::vector<Keras3Layer> missing = good;
+  missing.erase(std::find_if(missing.begin(), missing.end(),
+                             [](const Keras3Layer& l) { return l.key == "functional/conv2d_12"; }));
+  write_keras3_style(dir.file("missing.weights.h5"), missing, true);
+  expect_failure("missing.weights.h5", {"missing.weights.h5", "block5_conv3", "12"});
+
+  write_keras3_style(dir.file("good.weights.h5"), good, true);
+  std::vector<std::uint8_t> bytes = read_bytes(dir.file("good.weights.h5"));
+  bytes.resize(bytes.size() / 2);
+  write_bytes(dir.file("half.weights.h5"), bytes);
+  expect_failure("half.weights.h5", {"half.weights.h5"});
+}
+
+}  // namespace
+}  // namespace kiln::test

@@ -1,0 +1,160 @@
+#include "weights/keras3_weights.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "core/error.h"
+
+namespace kiln {
+
+namespace {
+
+// "conv2d_12" -> ("conv2d", 12); "conv2d" -> ("conv2d", 0): _get_unique_name's inverse.
+std::pair<std::string, std::int64_t> split_component(const std::string& component) {
+  const std::size_t us = component.rfind('_');
+  if (us == std::string::npos || us + 1 == component.size() || us == 0) return {component, 0};
+  for (std::size_t i = us + 1; i < component.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(component[i]))) return {component, 0};
+  }
+  if (component.size() - us - 1 > 12) return {component, 0};
+  return {component.substr(0, us), std::stoll(component.substr(us + 1))};
+}
+
+std::string last_component(const std::string& key) {
+  const std::size_t slash = key.rfind('/');
+  return slash == std::string::npos ? key : key.substr(slash + 1);
+}
+
+bool holds_datasets(const H5Group& g) {
+  for (const std::string& c : g.children()) {
+    if (g.has_dataset(c)) return true;
+    if (g.has_group(c) && holds_datasets(g.group(c))) return true;
+  }
+  return false;
+}
+
+// The container group of a model's layers: `layers`, or Keras 2.13's name for it.
+std::string container_of(const H5Group& g) {
+  if (g.has_group("layers")) return "layers";
+  if (g.has_group("_layer_checkpoint_dependencies")) return "_layer_checkpoint_dependencies";
+  return "";
+}
+
+// Dataset names of a vars group in numeric order; they must be exactly 0 .. n-1.
+std::vector<std::string> ordered_vars(const H5Group& vars) {
+  std::vector<std::pair<std::int64_t, std::string>> found;
+  for (const std::string& c : vars.children()) {
+    const bool digits = !c.empty() && c.size() < 10 && std::all_of(c.begin(), c.end(), [](char ch) {
+      return std::isdigit(static_cast<unsigned char>(ch)) != 0;
+    });
+    KILN_CHECK(digits && vars.has_dataset(c), vars.file(), ": ", vars.path(), "/", c,
+               ": expected only datasets 0, 1, ... in a Keras 3 vars group");
+    found.emplace_back(std::stoll(c), c);
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    KILN_CHECK(found[i].first == static_cast<std::int64_t>(i), vars.file(), ": ", vars.path(),
+               ": variables are numbered 0 .. n-1, but ", i, " is missing");
+    out.push_back(found[i].second);
+  }
+  return out;
+}
+
+std::string optional_name(const H5Group& vars) {
+  if (!vars.has_attribute("name")) return "";
+  try {
+    return vars.read_string_attribute("name");
+  } catch (const Error&) {
+    return "";
+  }
+}
+
+struct Walk {
+  KerasWeights out;
+  bool every_leaf_named = true;
+
+  // g: a saveable's group, `key` its path below the root's layers ("" for the root).
+  void saveable(const H5Group& g, const std::string& key) {
+    const std::string container = container_of(g);
+    if (!container.empty()) {
+      model(g, key, container);
+      return;
+    }
+    KILN_CHECK(!key.empty(), g.file(), ": a Keras 3 .weights.h5 file needs a layers group at ",
+               "its root (top-level objects: ", join(g.children()), ")");
+    layer(g, key);
+  }
+
+  void model(const H5Group& g, const std::string& key, const std::string& container) {
+    KILN_CHECK(!g.has_group("vars") || !holds_datasets(g.group("vars")), g.file(), ": ",
+               g.path() == "/" ? "/vars" : g.path() + "/vars",
+               ": a model with variables of its own besides its layers, which Kiln does not read");
+    const H5Group layers = g.group(container);
+    std::vector<std::string> keys = layers.children();
+    std::sort(keys.begin(), keys.end(), [](const std::string& a, const std::string& b) {
+      return split_component(a) < split_component(b);
+    });
+    for (const std::string& k : keys) {
+      KILN_CHECK(layers.has_group(k), g.file(), ": ", layers.path(), "/", k,
+                 ": expected a layer's group");
+      saveable(layers.group(k), key.empty() ? k : key + "/" + k);
+    }
+  }
+
+  void layer(const H5Group& g, const std::string& key) {
+    for (const std::string& c : g.children()) {
+      if (c == "vars") continue;
+      const bool state = g.has_dataset(c) || (g.has_group(c) && holds_datasets(g.group(c)));
+      KILN_CHECK(!state, g.file(), ": layer ", keras3_path(key), " keeps state outside its vars ",
+                 "group (", g.path(), "/", c, "), which no Kiln layer has");
+    }
+    KerasLayer l;
+    std::string name;
+    if (g.has_group("vars")) {
+      const H5Group vars = g.group("vars");
+      name = optional_name(vars);
+      for (const std::string& v : ordered_vars(vars)) {
+        const H5DatasetView ds = vars.dataset(v);
+        l.weights.push_back({keras3_path(key) + "/vars/" + v, ds.shape(), ds.read_floats()});
+      }
+    }
+    every_leaf_named = every_leaf_named && !name.empty();
+    l.name = name.empty() ? keras3_path(key) : name;
+    out.layers.push_back(std::move(l));
+    out.keys.push_back(key);
+  }
+
+  static std::string join(const std::vector<std::string>& names) {
+    std::string s;
+    for (const std::string& n : names) s += (s.empty() ? "" : ", ") + n;
+    return s.empty() ? "none" : s;
+  }
+};
+
+}  // namespace
+
+std::string keras3_class(const std::string& key) {
+  return split_component(last_component(key)).first;
+}
+
+std::string keras3_container(const std::string& key) {
+  const std::size_t slash = key.rfind('/');
+  return slash == std::string::npos ? "" : key.substr(0, slash);
+}
+
+std::string keras3_path(const std::string& key) {
+  std::string out = "layers/";
+  for (char c : key) out += c == '/' ? std::string("/layers/") : std::string(1, c);
+  return out;
+}
+
+KerasWeights read_keras3_weights(const H5Group& root) {
+  Walk walk;
+  walk.saveable(root, "");
+  walk.out.keyed_by_class = true;
+  walk.out.names_from_file = walk.every_leaf_named && !walk.out.layers.empty();
+  return std::move(walk.out);
+}
+
+}  // namespace kiln
