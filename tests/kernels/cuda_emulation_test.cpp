@@ -89,7 +89,7 @@ __global__ void uses_shared_bytes(float* out) {
   __shared__ float a[1000];
   __shared__ double b[12];
   a[threadIdx.x] = 1.f;
-  b[threadIdx.x % 12] = 2.0;
+  if (threadIdx.x < 12) b[threadIdx.x] = 2.0;
   __syncthreads();
   out[threadIdx.x] = a[(threadIdx.x + 1) % 32] + static_cast<float>(b[0]);
 }
