@@ -174,13 +174,16 @@ double emulated_sum(const EmulatedLaunch& launch, std::int64_t n, const float* a
   return *result;
 }
 
+// More than 1024 blocks in pass 1: pass 2's 1024 threads loop over the partials.
+constexpr std::int64_t kManyPartials = 1100 * 256 + 7;
+
 TEST(ElementwiseEmulated, SumMatchesWithinDoubleRounding) {
   struct Case {
     std::int64_t n, max_blocks;
   };
-  for (const Case c :
-       {Case{1, emulated::kMaxBlocks}, Case{255, emulated::kMaxBlocks},
-        Case{4097, emulated::kMaxBlocks}, Case{20011, emulated::kMaxBlocks}, Case{kN, kSmallCap}}) {
+  for (const Case c : {Case{1, emulated::kMaxBlocks}, Case{255, emulated::kMaxBlocks},
+                       Case{4097, emulated::kMaxBlocks}, Case{20011, emulated::kMaxBlocks},
+                       Case{kN, kSmallCap}, Case{kManyPartials, emulated::kMaxBlocks}}) {
     SCOPED_TRACE(::testing::Message() << "n " << c.n << ", grid cap " << c.max_blocks);
     const auto a = test::random_floats(c.n, 7 + c.n, -1.f, 3.f);  // a non-zero mean
     const double expected = cpu::sum_reference(c.n, a.data());

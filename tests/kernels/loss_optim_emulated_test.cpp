@@ -62,8 +62,8 @@ struct LossCase {
 
 // (rows, classes): CIFAR-10's head; K above the 512-thread row block (threads loop); K = 1; a
 // K that is not a warp multiple; more rows than a capped grid of row blocks (blocks loop over
-// rows, as beyond 65536 rows on a GPU).
-const std::vector<LossCase> kLossCases = {{64, 10}, {6, 1000}, {5, 1}, {19, 33}, {150, 10, 7}};
+// rows, as beyond 65536 rows on a GPU, and the backward's grid-stride loop wraps).
+const std::vector<LossCase> kLossCases = {{64, 10}, {6, 1000}, {5, 1}, {19, 33}, {150, 10, 3}};
 
 // The mean loss and probs from the emulated kernels, launched as loss.cu launches them.
 double emulated_forward(const EmulatedLaunch& launch, const LossCase& c, const float* logits,
@@ -132,6 +132,20 @@ TEST(LossEmulated, ForwardLossIsDeterministic) {
       emulated_forward(launch, c, logits.data(), labels.data(), nullptr, probs.data());
   EXPECT_EQ(emulated_forward(launch, c, logits.data(), labels.data(), nullptr, probs.data()),
             first);
+}
+
+// More rows than the loss sum's 1024 threads: they loop over the row losses.
+TEST(LossEmulated, ManyRowsLossSumLoops) {
+  const LossCase c{1100, 3, 64};
+  const auto logits = test::random_floats(c.n * c.k, 310, -5.f, 5.f);
+  const auto labels = test::random_ints(c.n, 311, 0, c.k);
+  std::vector<float> probs(c.n * c.k, kSentinelA), got_probs(c.n * c.k, kSentinelB);
+  const double loss = cpu::softmax_cross_entropy_forward_reference(
+      c.n, c.k, logits.data(), labels.data(), static_cast<const float*>(nullptr), probs.data());
+  const double got = emulated_forward(EmulatedLaunch(c.cap), c, logits.data(), labels.data(),
+                                      nullptr, got_probs.data());
+  EXPECT_NEAR(got, loss, kLossTol * std::max(1.0, std::abs(loss)));
+  test::expect_close(probs, got_probs, kProbRelTol, 1e-37, "softmax probs");
 }
 
 // The CPU's count: std::max_element's first maximum (NaNs never win, but one in column 0 is never
