@@ -313,6 +313,38 @@ KerasWeights model_to_keras_weights(const Module& model) {
   return out;
 }
 
+KerasWeights model_to_keras_weights(const Module& model, const std::vector<std::string>& nested) {
+  const KerasWeights flat = model_to_keras_weights(model);
+  if (model.children().empty()) return flat;
+  std::map<std::string, const KerasLayer*> by_name;
+  for (const KerasLayer& l : flat.layers) by_name[l.name] = &l;
+  KerasWeights out;
+  std::set<std::string> found;
+  for (const auto& child : model.children()) {
+    std::vector<const Module*> leaves;
+    collect_leaves(*child, leaves);
+    const bool nest = std::find(nested.begin(), nested.end(), child->name()) != nested.end();
+    if (nest) {
+      KILN_CHECK(by_name.count(child->name()) == 0, "weights: '", child->name(),
+                 "' names both a model to nest and a layer");
+      found.insert(child->name());
+      out.layers.push_back({child->name(), {}});
+    }
+    for (const Module* leaf : leaves) {
+      const KerasLayer& layer = *by_name.at(leaf->name());
+      if (!nest) {
+        out.layers.push_back(layer);
+        continue;
+      }
+      for (const KerasWeight& w : layer.weights) out.layers.back().weights.push_back(w);
+    }
+  }
+  for (const std::string& n : nested) {
+    KILN_CHECK(found.count(n) != 0, "weights: the model has no part '", n, "' to nest");
+  }
+  return out;
+}
+
 LoadReport assign_keras_weights(const KerasWeights& weights, Module& model,
                                 const LoadOptions& options, const std::string& source) {
   const std::vector<BoundLayer> bound = bind(model);

@@ -3,7 +3,8 @@
 // weights match by order (kernel, then bias), as in Keras' own loader, so every naming style
 // of weight_names loads. A Keras 3 .weights.h5 keys layers by class and order, not by name
 // (keras3_weights.h): its layers match by the names it carries when every model layer finds its
-// own, else as Keras matches them, the model's k-th Conv2d to the file's k-th conv2d, and so on. Layouts are converted on the way:
+// own, else as Keras matches them, the model's k-th Conv2d to the file's k-th conv2d, and so on.
+// Layouts are converted on the way:
 //   - Conv2d kernel: file HWIO (R, S, C, K) <-> Kiln OIHW (K, C, R, S);
 //   - Dense kernel: (in, out) in both, except that a Dense after a Flatten of a (C, H, W) map with
 //     H*W > 1 has its rows permuted: Keras flattens NHWC (row (h*W + w)*C + c), Kiln flattens
@@ -47,6 +48,16 @@ void save_weights(const std::string& path, const Module& model);
 
 // The two halves in memory (checkpoints use them; `source` names the file in errors).
 KerasWeights model_to_keras_weights(const Module& model);
+// Keras' nested legacy layout, as tf-keras and Keras 3 save a model with a model inside
+// (Sequential([VGG16(include_top=False), Flatten(), ...])): each direct child of `model` named in
+// `nested` becomes ONE layer of that name whose weight_names list its leaves' weights in order
+// ("block1_conv1/kernel:0", "block1_conv1/bias:0", ...: Keras' legacy loader assigns them by
+// order to the inner model's weights); every other child contributes its leaf layers as the flat
+// layout does. read_keras_weights + assign_keras_weights read it back.
+// NOTE: Keras orders a nested model's weights trainable first, then non-trainable; the layer
+// order written here is that order when the inner model is all frozen or all trainable, as the
+// recipe's base is, not when only some of its layers are frozen at load time.
+KerasWeights model_to_keras_weights(const Module& model, const std::vector<std::string>& nested);
 LoadReport assign_keras_weights(const KerasWeights& weights, Module& model,
                                 const LoadOptions& options, const std::string& source);
 

@@ -183,8 +183,10 @@ std::string load_base_weights(const std::string& path, Module& model) {
 
 void save_model_file(const std::string& path, const Module& model,
                      const std::vector<std::string>& class_names,
-                     const std::map<std::string, std::string>& facts) {
-  const KerasWeights weights = model_to_keras_weights(model);
+                     const std::map<std::string, std::string>& facts, KerasLayout layout) {
+  const KerasWeights weights = layout == KerasLayout::Nested
+                                   ? model_to_keras_weights(model, {"vgg16"})
+                                   : model_to_keras_weights(model);
   write_h5_atomically(path, [&](H5Group& root) {
     write_keras_weights(root, weights);
     root.write_string_array_attribute("kiln_class_names", class_names);

@@ -1,6 +1,7 @@
 // The classifier cifar10 trains (VGG16 base + head, layers/vgg16.h) and its files:
 //   - the pretrained base (--weights), found in weights/ or Keras' cache ~/.keras/models/;
-//   - best.h5: a Keras legacy weights file (Keras loads it into the same architecture) with root
+//   - best.h5: a Keras legacy weights file (Keras loads it into the same architecture, nested or
+//     flat: KerasLayout below) with root
 //     attributes that predict and evaluate use: kiln_class_names (string array), and the strings
 //     kiln_image_size, kiln_seed, kiln_val_split, kiln_data, kiln_epoch, kiln_val_loss;
 //   - last.h5, a checkpoint (weights/checkpoint.h), keeps the same facts as notes with the same
@@ -45,10 +46,16 @@ std::string resolve_weights_path(const std::string& weights);
 // predictions are ignored; a head in the file loads too). Returns a one-line summary.
 std::string load_base_weights(const std::string& path, Module& model);
 
+// How a model file holds the base (train --keras-layout): nested, one layer "vgg16" whose
+// weight_names are block1_conv1/kernel:0, ... (Keras' layout for Sequential([VGG16(...), ...]));
+// flat, the base's layers at the top, as a single functional model's file has them.
+enum class KerasLayout { Nested, Flat };
+
 // Writes `model` as a Keras weights file with the kiln_* attributes above, atomically.
 void save_model_file(const std::string& path, const Module& model,
                      const std::vector<std::string>& class_names,
-                     const std::map<std::string, std::string>& facts);
+                     const std::map<std::string, std::string>& facts,
+                     KerasLayout layout = KerasLayout::Nested);
 
 struct LoadedModel {
   std::shared_ptr<Sequential> model;

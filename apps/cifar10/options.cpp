@@ -248,6 +248,15 @@ Parser train_parser(TrainOptions& o) {
            [&o](const std::string& v) { o.hidden = parse_int("--hidden", v, 1); });
   p.option("--dropout", "P", "dropout rate in the head (default 0.5)",
            [&o](const std::string& v) { o.dropout = parse_double("--dropout", v, 0, 1, true); });
+  p.option("--keras-layout", "nested|flat",
+           "how OUT/best.h5 holds the base, for Keras' load_weights: nested (default), as "
+           "Sequential([VGG16(...), Flatten(), ...]) saves it; flat, as one functional model",
+           [&o](const std::string& v) {
+             if (v != "nested" && v != "flat") {
+               throw UsageError("--keras-layout: expected nested or flat, got '" + v + "'");
+             }
+             o.keras_layout = v;
+           });
   p.flag(
       "--resume", "continue the run saved in OUT/last.h5 (its options are the defaults)",
       [&o] { o.resume = true; }, false);

@@ -65,6 +65,10 @@ struct TrainOptions {
   std::int64_t hidden = 256;
   double dropout = 0.5;
   bool resume = false;
+  // --keras-layout: how best.h5 holds the base. "nested" (default): one layer "vgg16", as Keras
+  // saves Sequential([VGG16(include_top=False), Flatten(), ...]); "flat": the base's 13
+  // convolutions as top-level layers, as Keras saves one functional model of all the layers.
+  std::string keras_layout = "nested";
 
   double effective_lr() const { return lr > 0 ? lr : (weights == "none" ? 1e-4 : 1e-3); }
 };

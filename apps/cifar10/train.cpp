@@ -253,7 +253,8 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
       facts["epoch"] = std::to_string(epoch);
       facts["val_loss"] = fmt("%.6f", val.loss);
       facts["val_accuracy"] = fmt("%.6f", val.accuracy);
-      save_model_file(best_path, *model, parts.class_names, facts);
+      save_model_file(best_path, *model, parts.class_names, facts,
+                      o.keras_layout == "flat" ? KerasLayout::Flat : KerasLayout::Nested);
     }
     if (o.restore_best && (verdict.improved || best_weights.empty())) best_weights.capture(*model);
     history.append(row);

@@ -24,11 +24,10 @@
 namespace kiln {
 namespace {
 
+using test::error_of;
 using test::KerasStyle;
 using test::RefLayer;
-using test::error_of;
 using test::ScratchDir;
-
 
 constexpr std::int64_t kN = 2, kSide = 4, kIn = 3, kWidth = 4, kOut = 5;
 
@@ -395,6 +394,29 @@ TEST(SaveWeights, RoundTripGivesIdenticalParametersToADifferentlyInitialisedMode
   const LoadReport report = load_weights(path, *b);
   EXPECT_EQ(report.loaded.size(), 3u);
   EXPECT_EQ(parameter_values(*a), parameter_values(*b));
+}
+
+// Keras' nested layout: the base as one layer whose weight_names list its layers' weights, in
+// order (what Keras' legacy loader assigns by order), read back to the same parameters.
+TEST(SaveWeights, NestedLayoutKeepsTheBaseAsOneLayerAndRoundTrips) {
+  ScratchDir dir;
+  const std::string path = dir.file("nested.h5");
+  auto a = kiln_model(21);
+  write_keras_weights(path, model_to_keras_weights(*a, {"base"}));
+  EXPECT_EQ(test::read_raw_attr(path, "/", "layer_names").strings,
+            (std::vector<std::string>{"base", "flatten", "fc1"}));
+  EXPECT_EQ(test::read_raw_attr(path, "/base", "weight_names").strings,
+            (std::vector<std::string>{"block1_conv1/kernel:0", "block1_conv1/bias:0",
+                                      "block1_conv2/kernel:0", "block1_conv2/bias:0"}));
+  EXPECT_EQ(test::read_raw_dataset(path, "/base/block1_conv2/kernel:0").shape,
+            (std::vector<std::int64_t>{3, 3, kWidth, kWidth}));
+  auto b = kiln_model(22);
+  const LoadReport report = load_weights(path, *b);
+  EXPECT_EQ(report.loaded, (std::vector<std::string>{"block1_conv1", "block1_conv2", "fc1"}));
+  EXPECT_TRUE(report.unused.empty());
+  EXPECT_EQ(parameter_values(*a), parameter_values(*b));
+  EXPECT_EQ(error_of([&] { model_to_keras_weights(*a, {"vgg16"}); }),
+            "weights: the model has no part 'vgg16' to nest");
 }
 
 // Keras file in, Kiln file out: the same bytes of weight values Keras wrote, in Keras' layout.

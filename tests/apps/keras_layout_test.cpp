@@ -1,0 +1,97 @@
+// train --keras-layout: best.h5 in Keras' nested legacy layout (the base as one layer "vgg16",
+// as Keras saves Sequential([VGG16(include_top=False), Flatten(), Dense, Dropout, Dense])) or
+// flat (one functional model). Checked against what Keras' legacy loader requires: layer_names,
+// and the count of layers with weights, which it matches by order; then Kiln reads both back and
+// predicts bit for bit what the model it saved predicts.
+#include <gtest/gtest.h>
+
+#include "apps/cifar10/device.h"
+#include "apps/cifar10/model_file.h"
+#include "core/autograd.h"
+#include "tests/apps/app_runner.h"
+#include "tests/weights/keras_files.h"
+
+namespace kiln::test {
+namespace {
+
+std::shared_ptr<Sequential> classifier() {
+  Generator init(5);
+  auto model = app::build_classifier(app::ModelConfig{}, init);
+  model->eval();
+  return model;
+}
+
+std::vector<float> logits(Module& model) {
+  Generator gen(9);
+  const Tensor x = Tensor::uniform(Shape{2, 3, 32, 32}, -100, 100, gen);
+  NoGradGuard no_grad;
+  return model(app::on_compute_device(x)).to_vector<float>();
+}
+
+// Layers with a non-empty weight_names: what Keras' loader counts and matches by order.
+std::vector<std::string> layers_with_weights(const std::string& path) {
+  std::vector<std::string> out;
+  for (const std::string& name : read_raw_attr(path, "/", "layer_names").strings) {
+    if (read_raw_attr(path, "/" + name, "weight_names").count > 0) out.push_back(name);
+  }
+  return out;
+}
+
+TEST(KerasLayout, NestedAndFlatFilesReadBackToTheSamePredictions) {
+  TempFolder dir;
+  auto model = classifier();
+  const std::vector<float> want = logits(*model);
+  const std::string nested = dir.file("nested.h5"), flat = dir.file("flat.h5");
+  app::save_model_file(nested, *model, {}, {}, app::KerasLayout::Nested);
+  app::save_model_file(flat, *model, {}, {}, app::KerasLayout::Flat);
+
+  // Keras' Sequential([vgg16, flatten, dense, dropout, dense_1]): 3 layers with weights.
+  EXPECT_EQ(read_raw_attr(nested, "/", "layer_names").strings,
+            (std::vector<std::string>{"vgg16", "flatten", "dense", "dropout", "dense_1"}));
+  EXPECT_EQ(layers_with_weights(nested), (std::vector<std::string>{"vgg16", "dense", "dense_1"}));
+  const std::vector<std::string> inner = read_raw_attr(nested, "/vgg16", "weight_names").strings;
+  ASSERT_EQ(inner.size(), 26u);
+  EXPECT_EQ(inner[0], "block1_conv1/kernel:0");
+  EXPECT_EQ(inner[1], "block1_conv1/bias:0");
+  EXPECT_EQ(inner[25], "block5_conv3/bias:0");
+  const RawDataset k = read_raw_dataset(nested, "/vgg16/block1_conv1/kernel:0");
+  ASSERT_TRUE(k.found);
+  EXPECT_EQ(k.shape, (std::vector<std::int64_t>{3, 3, 3, 64}));  // HWIO
+  EXPECT_EQ(read_raw_dataset(nested, "/dense/dense/kernel:0").shape,
+            (std::vector<std::int64_t>{512, 256}));
+
+  // One functional model: 13 convolutions and 2 dense layers with weights.
+  EXPECT_EQ(layers_with_weights(flat).size(), 15u);
+  EXPECT_EQ(read_raw_attr(flat, "/", "layer_names").strings.at(0), "block1_conv1");
+
+  for (const std::string& path : {nested, flat}) {
+    SCOPED_TRACE(path);
+    const app::LoadedModel loaded = app::load_model_file(path);
+    EXPECT_EQ(loaded.config.hidden, 256);
+    EXPECT_EQ(logits(*loaded.model), want);  // bit for bit
+  }
+}
+
+TEST(KerasLayout, TrainWritesTheLayoutAsked) {
+  TempFolder dir;
+  write_bytes(dir.file("data/data_batch_1.bin"), cifar_records(16, 1));
+  write_bytes(dir.file("data/test_batch.bin"), cifar_records(8, 2));
+  const std::string common = "train --data data --weights none --epochs 1 --batch-size 8 ";
+  AppRun run = run_cifar10(dir, common + "--out-dir a");
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(read_raw_attr(dir.file("a/best.h5"), "/", "layer_names").strings.at(0), "vgg16");
+  run = run_cifar10(dir, common + "--out-dir b --keras-layout flat");
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(read_raw_attr(dir.file("b/best.h5"), "/", "layer_names").strings.at(0), "block1_conv1");
+  for (const char* out : {"a", "b"}) {
+    run = run_cifar10(dir, std::string("evaluate --model ") + out + "/best.h5 --data data");
+    EXPECT_EQ(run.status, 0) << run.err;
+  }
+  run = run_cifar10(dir, common + "--keras-layout deep");
+  EXPECT_EQ(run.status, 2);
+  EXPECT_NE(run.err.find("--keras-layout: expected nested or flat, got 'deep'"), std::string::npos)
+      << run.err;
+}
+
+}  // namespace
+}  // namespace kiln::test
