@@ -73,12 +73,14 @@ LAUNCHES = {
     "bias_grad_nchw_kernel<256>": Launch("bias.cu bias_grad_nchw(), N*HW < 2^15", ("kThreads",)),
     # kernels/cuda/dropout.cu: <<<blocks_for(n), detail::kThreads>>>
     "dropout_forward_kernel": Launch("dropout.cu dropout_forward()", ("kThreads",)),
-    # kernels/cuda/fill.cu: its own `constexpr int kThreads = 256` in fill_float()
-    "fill_float_kernel": Launch("fill.cu fill_float()", ("kThreads",), "kernels/cuda/fill.cu"),
-    # kernels/cuda/linear.cu: add_bias() has its own kThreads; bias_gradient() a 2-D block
-    "add_bias_kernel": Launch("linear.cu add_bias()", ("kThreads",), "kernels/cuda/linear.cu"),
-    "bias_gradient_kernel": Launch("linear.cu bias_gradient(): `dim3(kTileCols, kRowLanes)`",
-                                   ("kTileCols * kRowLanes",), "kernels/cuda/linear.cu"),
+    # kernels/cuda/fill_kernels.cuh queue_fill_float: <<<blocks_for(n), kThreads>>>
+    "fill_float_kernel": Launch("fill.cu fill_float()", ("kThreads",)),
+    # kernels/cuda/linear_kernels.cuh: queue_linear_add_bias <<<blocks_for(m * n), kThreads>>>;
+    # queue_linear_bias_gradient a 2-D block
+    "add_bias_kernel": Launch("linear.cu linear_forward()", ("kThreads",)),
+    "bias_gradient_kernel": Launch(
+        "linear.cu linear_backward_weight(): `dim3(kBiasGradientTileCols, kBiasGradientRowLanes)`",
+        ("kBiasGradientTileCols * kBiasGradientRowLanes",), "kernels/cuda/linear_kernels.cuh"),
     # kernels/cuda/loss.cu: the row kernels take row_threads(k), K rounded up to whole warps and
     # clamped to 32..512: 32 for K <= 32 (CIFAR-10), 128 for K = 100, 512 for K > 480.
     "softmax_cross_entropy_forward_kernel": Launch(
@@ -95,13 +97,14 @@ LAUNCHES = {
     # kernels/cuda/pool2d.cu: <<<blocks_for(total), kThreads>>>
     "max_pool2d_forward_kernel": Launch("pool2d.cu max_pool2d_forward()", ("kThreads",)),
     "max_pool2d_backward_kernel": Launch("pool2d.cu max_pool2d_backward()", ("kThreads",)),
-    # kernels/cuda/implicit_gemm.cuh: launch_gemm_tiles <<<grid, kGemmThreads>>> for every problem
-    # and tile (also their __launch_bounds__); run_implicit_gemm's split-K sum <<<.., kThreads>>>
-    "gemm_fp32_kernel": Launch("implicit_gemm.cuh launch_gemm_tiles()", ("kGemmThreads",),
+    # kernels/cuda/implicit_gemm_kernels.cuh: queue_implicit_gemm <<<grid, kGemmThreads>>> for
+    # every problem and tile (also their __launch_bounds__), then the split-K sum <<<.., kThreads>>>
+    "gemm_fp32_kernel": Launch("implicit_gemm_kernels.cuh queue_implicit_gemm()", ("kGemmThreads",),
                                "kernels/cuda/implicit_gemm_kernels.cuh"),
-    "gemm_tf32_kernel": Launch("implicit_gemm.cuh launch_gemm_tiles()", ("kGemmThreads",),
+    "gemm_tf32_kernel": Launch("implicit_gemm_kernels.cuh queue_implicit_gemm()", ("kGemmThreads",),
                                "kernels/cuda/implicit_gemm_kernels.cuh"),
-    "splitk_reduce_kernel": Launch("implicit_gemm.cuh run_implicit_gemm()", ("kThreads",)),
+    "splitk_reduce_kernel": Launch("implicit_gemm_kernels.cuh queue_implicit_gemm()",
+                                   ("kThreads",)),
     # bench/support/rival_kernels.cu (the benchmarks' own rivals)
     "nll_mean_kernel": Launch("rival_kernels.cu nll_mean(): `<<<1, 256>>>`", ("256",)),
     "nll_backward_kernel": Launch("rival_kernels.cu nll_backward()", ("kThreads",)),
