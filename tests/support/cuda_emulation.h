@@ -58,6 +58,7 @@
 
 #include <dlfcn.h>
 #include <elf.h>
+#include <errno.h>  // program_invocation_name
 #include <linux/futex.h>
 #include <math.h>
 #include <sys/syscall.h>
@@ -425,7 +426,11 @@ class StaticSharedMemory {
     Dl_info info{};
     if (dladdr(kernel, &info) == 0 || info.dli_fname == nullptr)
       throw LaunchError("CUDA emulation: cannot tell which binary holds the kernel");
-    const std::string file = info.dli_fname[0] != '\0' ? info.dli_fname : "/proc/self/exe";
+    // The main program's name is argv[0], which may be relative to a directory since left: read
+    // it through /proc instead.
+    const bool main_program =
+        info.dli_fname[0] == '\0' || std::strcmp(info.dli_fname, program_invocation_name) == 0;
+    const std::string file = main_program ? "/proc/self/exe" : info.dli_fname;
     if (file != loaded_) load(file);
     const std::uintptr_t bias =
         type_ == ET_DYN ? reinterpret_cast<std::uintptr_t>(info.dli_fbase) : 0;
