@@ -10,12 +10,11 @@
 // The .cu files pass StreamLaunch (stream_launch.h: Kiln's stream, then the launch check; the
 // library's caps); the emulated tests pass tests/support/emulated_launch.h's EmulatedLaunch, which
 // runs the kernel on the CPU and may lower the caps so that grid-stride loops wrap on small
-// inputs. So the tests run the very launch
-// shapes, kernel choices and kernel parameters that the library launches; only memory (device
-// workspaces, uploads) and the stream stay in the .cu files. A queue function rather than a
-// function returning a shape, because several families choose between kernels (bias add's index
-// type and float4 path, its gradient's block size, the GEMM's tile) or launch two in sequence
-// (the sums), and that choice is what the tests must see.
+// inputs. So the tests run the very launch shapes, kernel choices and kernel parameters that the
+// library launches; only memory (device workspaces, uploads) and the stream stay in the .cu files.
+// A queue function rather than a function returning a shape, because several families choose
+// between kernels (bias add's index type and float4 path, its gradient's block size, the GEMM's
+// tile) or launch two in sequence (the sums), and that choice is what the tests must see.
 #pragma once
 
 #include <algorithm>
