@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include "core/error.h"
 
@@ -147,6 +148,44 @@ std::string keras3_path(const std::string& key) {
   std::string out = "layers/";
   for (char c : key) out += c == '/' ? std::string("/layers/") : std::string(1, c);
   return out;
+}
+
+void write_keras3_weights(H5Group& root, const std::vector<Keras3Entry>& layers,
+                          const std::string& root_name,
+                          const std::vector<std::pair<std::string, std::string>>& model_names) {
+  std::set<std::string> made;  // groups whose vars exist
+  const auto vars = [&](const std::string& path, const std::string& name) {
+    if (!made.insert(path).second) return;
+    H5Group v = root.create_group(path.empty() ? "vars" : path + "/vars");
+    v.write_string_attribute("name", name);
+  };
+  vars("", root_name);
+  std::set<std::string> keys;
+  for (const Keras3Entry& l : layers) {
+    KILN_CHECK(keys.insert(l.key).second, root.file(), ": two layers have the key '", l.key, "'");
+    for (std::size_t slash = l.key.find('/'); slash != std::string::npos;
+         slash = l.key.find('/', slash + 1)) {
+      const std::string model = l.key.substr(0, slash);
+      KILN_CHECK(keys.count(model) == 0, root.file(), ": '", model,
+                 "' is both a layer and a model");
+      std::string name = model;
+      for (const auto& [key, n] : model_names) {
+        if (key == model) name = n;
+      }
+      vars(keras3_path(model), name);
+    }
+    const std::string path = keras3_path(l.key);
+    vars(path, l.name);
+    H5Group v = root.group(path + "/vars");
+    for (std::size_t i = 0; i < l.weights.size(); ++i) {
+      const KerasWeight& w = l.weights[i];
+      std::int64_t n = 1;
+      for (std::int64_t d : w.shape) n *= d;
+      KILN_CHECK(static_cast<std::int64_t>(w.data.size()) == n, root.file(), ": layer '", l.name,
+                 "': weight ", i, " has ", w.data.size(), " values for its shape of ", n);
+      v.write_dataset(std::to_string(i), w.shape, w.data.data());
+    }
+  }
 }
 
 KerasWeights read_keras3_weights(const H5Group& root) {

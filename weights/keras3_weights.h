@@ -1,5 +1,5 @@
 // Keras 3's native weights format: model.save_weights("m.weights.h5"), and the model.weights.h5
-// inside a .keras archive (KERAS-FORMATS.md section 1b), read into KerasWeights.
+// inside a .keras archive (KERAS-FORMATS.md section 1b), read into KerasWeights and written.
 //
 // The layout, from keras/src/saving/saving_lib.py (Keras 3.15; _save_state, _walk_saveable,
 // _save_container_state, _get_unique_name, H5IOStore.make):
@@ -34,6 +34,22 @@ namespace kiln {
 // Failures name the file and the group: no layers group, vars that are not 0..n-1, state
 // outside the vars groups, a model with variables of its own, non-numeric data.
 KerasWeights read_keras3_weights(const H5Group& root);
+
+// One layer to write: its key (as above), its name (the vars group's `name` attribute) and its
+// weights in Keras' layout, written as vars/0, vars/1, ... in order.
+struct Keras3Entry {
+  std::string key;
+  std::string name;
+  std::vector<KerasWeight> weights;
+};
+
+// Writes the layers as Keras 3.15 does into `root`: root vars (named `root_name`), each nested
+// model's group with its own empty vars named from `model_names` (key -> name, else the key),
+// and every layer's vars group, empty ones included. Keys must be unique; a layer key's
+// containers must not also be layers.
+void write_keras3_weights(H5Group& root, const std::vector<Keras3Entry>& layers,
+                          const std::string& root_name,
+                          const std::vector<std::pair<std::string, std::string>>& model_names);
 
 // The class part of a Keras 3 key's last component: "functional/conv2d_12" -> "conv2d".
 std::string keras3_class(const std::string& key);

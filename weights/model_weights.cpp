@@ -10,6 +10,7 @@
 #include "layers/dense.h"
 #include "layers/dropout.h"
 #include "layers/flatten.h"
+#include "layers/max_pool2d.h"
 #include "layers/relu.h"
 #include "weights/keras3_weights.h"
 
@@ -337,6 +338,48 @@ KerasWeights model_to_keras_weights(const Module& model, const std::vector<std::
         continue;
       }
       for (const KerasWeight& w : layer.weights) out.layers.back().weights.push_back(w);
+    }
+  }
+  for (const std::string& n : nested) {
+    KILN_CHECK(found.count(n) != 0, "weights: the model has no part '", n, "' to nest");
+  }
+  return out;
+}
+
+std::vector<Keras3Entry> model_to_keras3_layers(const Module& model,
+                                                const std::vector<std::string>& nested) {
+  const KerasWeights flat = model_to_keras_weights(model);
+  std::map<std::string, const KerasLayer*> by_name;
+  for (const KerasLayer& l : flat.layers) by_name[l.name] = &l;
+  std::map<std::string, int> used;  // "container|class" -> count: saving_lib's _get_unique_name
+  const auto key = [&used](const std::string& container, const std::string& cls) {
+    const int n = used[container + "|" + cls]++;
+    const std::string k = n == 0 ? cls : cls + "_" + std::to_string(n);
+    return container.empty() ? k : container + "/" + k;
+  };
+  std::vector<Keras3Entry> out;
+  if (nested.empty()) out.push_back({key("", "input_layer"), "input_layer", {}});
+  std::set<std::string> found;
+  for (const auto& child : model.children()) {
+    const bool nest = std::find(nested.begin(), nested.end(), child->name()) != nested.end();
+    const std::string container = nest ? key("", "functional") : "";
+    if (nest) {
+      found.insert(child->name());
+      out.push_back({key(container, "input_layer"), "input_layer", {}});
+    }
+    std::vector<const Module*> leaves;
+    collect_leaves(*child, leaves);
+    for (const Module* leaf : leaves) {
+      std::string cls;
+      if (dynamic_cast<const Conv2d*>(leaf) != nullptr) cls = "conv2d";
+      if (dynamic_cast<const MaxPool2d*>(leaf) != nullptr) cls = "max_pooling2d";
+      if (dynamic_cast<const Flatten*>(leaf) != nullptr) cls = "flatten";
+      if (dynamic_cast<const Dropout*>(leaf) != nullptr) cls = "dropout";
+      if (dynamic_cast<const Dense*>(leaf) != nullptr) cls = "dense";
+      if (dynamic_cast<const ReLU*>(leaf) != nullptr) cls = "re_lu";
+      KILN_CHECK(!cls.empty(), "weights: layer '", leaf->name(),
+                 "' has no Keras 3 class to key it by in a .weights.h5 file");
+      out.push_back({key(container, cls), leaf->name(), by_name.at(leaf->name())->weights});
     }
   }
   for (const std::string& n : nested) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "layers/module.h"
+#include "weights/keras3_weights.h"
 #include "weights/keras_weights.h"
 
 namespace kiln {
@@ -58,6 +59,14 @@ KerasWeights model_to_keras_weights(const Module& model);
 // order written here is that order when the inner model is all frozen or all trainable, as the
 // recipe's base is, not when only some of its layers are frozen at load time.
 KerasWeights model_to_keras_weights(const Module& model, const std::vector<std::string>& nested);
+
+// The model's layers keyed as Keras 3 saves them (keras3_weights.h), for write_keras3_weights:
+// each direct child named in `nested` is a Functional model "functional" (its InputLayer first,
+// as input_layer), other children's leaves sit at the top; with no `nested`, the top is one
+// Functional model (input_layer first). Keys per container: conv2d, conv2d_1, ..., max_pooling2d,
+// flatten, dropout, dense, dense_1, re_lu; names are the Kiln layers' names.
+std::vector<Keras3Entry> model_to_keras3_layers(const Module& model,
+                                                const std::vector<std::string>& nested);
 LoadReport assign_keras_weights(const KerasWeights& weights, Module& model,
                                 const LoadOptions& options, const std::string& source);
 

@@ -184,11 +184,25 @@ std::string load_base_weights(const std::string& path, Module& model) {
 void save_model_file(const std::string& path, const Module& model,
                      const std::vector<std::string>& class_names,
                      const std::map<std::string, std::string>& facts, KerasLayout layout) {
-  const KerasWeights weights = layout == KerasLayout::Nested
-                                   ? model_to_keras_weights(model, {"vgg16"})
-                                   : model_to_keras_weights(model);
+  const bool nested = layout == KerasLayout::Nested;
+  const std::string suffix = ".weights.h5";
+  const bool keras3 = path.size() >= suffix.size() &&
+                      path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+  KerasWeights weights;
+  std::vector<Keras3Entry> keras3_layers;
+  if (keras3) {
+    keras3_layers = model_to_keras3_layers(
+        model, nested ? std::vector<std::string>{"vgg16"} : std::vector<std::string>{});
+  } else {
+    weights = nested ? model_to_keras_weights(model, {"vgg16"}) : model_to_keras_weights(model);
+  }
   write_h5_atomically(path, [&](H5Group& root) {
-    write_keras_weights(root, weights);
+    if (keras3) {
+      write_keras3_weights(root, keras3_layers, nested ? "sequential" : "functional",
+                           {{"functional", "vgg16"}});
+    } else {
+      write_keras_weights(root, weights);
+    }
     root.write_string_array_attribute("kiln_class_names", class_names);
     for (const auto& [key, value] : facts) root.write_string_attribute("kiln_" + key, value);
   });

@@ -51,7 +51,8 @@ std::string load_base_weights(const std::string& path, Module& model);
 // flat, the base's layers at the top, as a single functional model's file has them.
 enum class KerasLayout { Nested, Flat };
 
-// Writes `model` as a Keras weights file with the kiln_* attributes above, atomically.
+// Writes `model` as a Keras weights file with the kiln_* attributes above, atomically: Keras 3's
+// .weights.h5 layout when the path ends in ".weights.h5", the legacy layout otherwise.
 void save_model_file(const std::string& path, const Module& model,
                      const std::vector<std::string>& class_names,
                      const std::map<std::string, std::string>& facts,

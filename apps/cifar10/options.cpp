@@ -257,6 +257,15 @@ Parser train_parser(TrainOptions& o) {
              }
              o.keras_layout = v;
            });
+  p.option("--save-format", "h5|weights.h5",
+           "the best model file: OUT/best.h5, Keras' legacy layout (default), or "
+           "OUT/best.weights.h5, Keras 3's own",
+           [&o](const std::string& v) {
+             if (v != "h5" && v != "weights.h5") {
+               throw UsageError("--save-format: expected h5 or weights.h5, got '" + v + "'");
+             }
+             o.save_format = v;
+           });
   p.flag(
       "--resume", "continue the run saved in OUT/last.h5 (its options are the defaults)",
       [&o] { o.resume = true; }, false);

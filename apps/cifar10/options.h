@@ -69,6 +69,9 @@ struct TrainOptions {
   // saves Sequential([VGG16(include_top=False), Flatten(), ...]); "flat": the base's 13
   // convolutions as top-level layers, as Keras saves one functional model of all the layers.
   std::string keras_layout = "nested";
+  // --save-format: "h5" (default) writes OUT/best.h5, Keras' legacy layout; "weights.h5" writes
+  // OUT/best.weights.h5, Keras 3's model.save_weights layout, instead.
+  std::string save_format = "h5";
 
   double effective_lr() const { return lr > 0 ? lr : (weights == "none" ? 1e-4 : 1e-3); }
 };

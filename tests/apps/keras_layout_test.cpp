@@ -72,6 +72,48 @@ TEST(KerasLayout, NestedAndFlatFilesReadBackToTheSamePredictions) {
   }
 }
 
+// Keras 3's own layout, keyed as saving_lib keys Sequential([VGG16 base, Flatten, Dense,
+// Dropout, Dense]) (nested) or one functional model (flat).
+TEST(KerasLayout, Keras3WeightsFilesReadBackToTheSamePredictions) {
+  TempFolder dir;
+  auto model = classifier();
+  const std::vector<float> want = logits(*model);
+  const std::string nested = dir.file("nested.weights.h5"), flat = dir.file("flat.weights.h5");
+  app::save_model_file(nested, *model, {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}, {},
+                       app::KerasLayout::Nested);
+  app::save_model_file(flat, *model, {}, {}, app::KerasLayout::Flat);
+
+  EXPECT_EQ(raw_children(nested, "/"), (std::vector<std::string>{"layers", "vars"}));
+  EXPECT_EQ(raw_children(nested, "/layers"),
+            (std::vector<std::string>{"dense", "dense_1", "dropout", "flatten", "functional"}));
+  const std::vector<std::string> base = raw_children(nested, "/layers/functional/layers");
+  EXPECT_EQ(base.size(), 1u + 13u + 5u);  // input_layer, 13 convolutions, 5 pools
+  EXPECT_EQ(read_raw_dataset(nested, "/layers/functional/layers/conv2d_12/vars/0").shape,
+            (std::vector<std::int64_t>{3, 3, 512, 512}));
+  EXPECT_EQ(read_raw_dataset(nested, "/layers/dense/vars/0").shape,
+            (std::vector<std::int64_t>{512, 256}));
+  EXPECT_EQ(read_raw_dataset(nested, "/layers/dense_1/vars/1").shape,
+            (std::vector<std::int64_t>{10}));
+  EXPECT_EQ(read_raw_attr(nested, "/layers/functional/vars", "name").strings,
+            std::vector<std::string>{"vgg16"});
+  EXPECT_EQ(read_raw_attr(nested, "/layers/functional/layers/conv2d_1/vars", "name").strings,
+            std::vector<std::string>{"block1_conv2"});
+  EXPECT_TRUE(raw_children(nested, "/layers/functional/layers/max_pooling2d_4/vars").empty());
+
+  const std::vector<std::string> top = raw_children(flat, "/layers");
+  EXPECT_EQ(top.size(), 1u + 13u + 5u + 4u);
+  EXPECT_NE(std::find(top.begin(), top.end(), "input_layer"), top.end());
+  EXPECT_EQ(read_raw_dataset(flat, "/layers/conv2d_12/vars/0").shape,
+            (std::vector<std::int64_t>{3, 3, 512, 512}));
+
+  for (const std::string& path : {nested, flat}) {
+    SCOPED_TRACE(path);
+    const app::LoadedModel loaded = app::load_model_file(path);
+    EXPECT_EQ(logits(*loaded.model), want);  // bit for bit
+  }
+  EXPECT_EQ(app::load_model_file(nested).class_names.at(3), "d");
+}
+
 TEST(KerasLayout, TrainWritesTheLayoutAsked) {
   TempFolder dir;
   write_bytes(dir.file("data/data_batch_1.bin"), cifar_records(16, 1));
@@ -83,13 +125,23 @@ TEST(KerasLayout, TrainWritesTheLayoutAsked) {
   run = run_cifar10(dir, common + "--out-dir b --keras-layout flat");
   ASSERT_EQ(run.status, 0) << run.err;
   EXPECT_EQ(read_raw_attr(dir.file("b/best.h5"), "/", "layer_names").strings.at(0), "block1_conv1");
-  for (const char* out : {"a", "b"}) {
-    run = run_cifar10(dir, std::string("evaluate --model ") + out + "/best.h5 --data data");
+  run = run_cifar10(dir, common + "--out-dir c --save-format weights.h5");
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("c/best.h5")));
+  EXPECT_EQ(raw_children(dir.file("c/best.weights.h5"), "/layers").back(), "functional");
+  for (const char* model : {"a/best.h5", "b/best.h5", "c/best.weights.h5"}) {
+    run = run_cifar10(dir, std::string("evaluate --model ") + model + " --data data");
     EXPECT_EQ(run.status, 0) << run.err;
+    EXPECT_NE(run.out.find("airplane"), std::string::npos) << run.out;
   }
   run = run_cifar10(dir, common + "--keras-layout deep");
   EXPECT_EQ(run.status, 2);
   EXPECT_NE(run.err.find("--keras-layout: expected nested or flat, got 'deep'"), std::string::npos)
+      << run.err;
+  run = run_cifar10(dir, common + "--save-format keras");
+  EXPECT_EQ(run.status, 2);
+  EXPECT_NE(run.err.find("--save-format: expected h5 or weights.h5, got 'keras'"),
+            std::string::npos)
       << run.err;
 }
 

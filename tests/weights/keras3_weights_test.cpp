@@ -250,6 +250,58 @@ TEST(Keras3Load, AMissingLayerIsAnErrorNamingTheClassCounts) {
   EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
 }
 
+std::vector<std::vector<double>> parameter_values(const Module& m) {
+  std::vector<std::vector<double>> out;
+  for (const auto& [name, t] : m.named_parameters()) out.push_back(t.to_double_vector());
+  return out;
+}
+
+TEST(Keras3Write, KeysAsSavingLibAndRoundTripsNestedAndFlat) {
+  ScratchDir dir;
+  auto a = kiln_model(21);
+  const std::vector<Keras3Entry> nested = model_to_keras3_layers(*a, {"vgg16"});
+  std::vector<std::string> keys;
+  for (const Keras3Entry& e : nested) keys.push_back(e.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"functional/input_layer", "functional/conv2d",
+                                            "functional/conv2d_1", "functional/max_pooling2d",
+                                            "flatten", "dense"}));
+  keys.clear();
+  for (const Keras3Entry& e : model_to_keras3_layers(*a, {})) keys.push_back(e.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"input_layer", "conv2d", "conv2d_1", "max_pooling2d",
+                                            "flatten", "dense"}));
+
+  for (const bool nest : {true, false}) {
+    SCOPED_TRACE(nest ? "nested" : "flat");
+    const std::string path = dir.file(nest ? "n.weights.h5" : "f.weights.h5");
+    write_h5_atomically(path, [&](H5Group& root) {
+      write_keras3_weights(root,
+                           model_to_keras3_layers(*a, nest ? std::vector<std::string>{"vgg16"}
+                                                           : std::vector<std::string>{}),
+                           "sequential", {{"functional", "vgg16"}});
+    });
+    EXPECT_EQ(test::read_raw_attr(
+                  path, nest ? "/layers/functional/layers/conv2d_1/vars" : "/layers/conv2d_1/vars",
+                  "name")
+                  .strings,
+              std::vector<std::string>{"block1_conv2"});
+    const KerasWeights read = read_keras_weights(path);
+    EXPECT_TRUE(read.names_from_file);
+    auto b = kiln_model(22);
+    ASSERT_NE(parameter_values(*a), parameter_values(*b));
+    load_weights(path, *b);
+    EXPECT_EQ(parameter_values(*a), parameter_values(*b));
+  }
+  ScratchDir other;
+  const std::string twice = other.file("twice.weights.h5");
+  EXPECT_NE(error_of([&] {
+              write_h5_atomically(twice, [&](H5Group& root) {
+                write_keras3_weights(root, {{"dense", "a", {}}, {"dense", "b", {}}}, "m", {});
+              });
+            }).find("two layers have the key 'dense'"),
+            std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(twice));
+}
+
 TEST(Keras3Read, MalformedFilesFailWithTheFileAndTheGroup) {
   ScratchDir dir;
   const std::string gap = dir.file("gap.weights.h5");
