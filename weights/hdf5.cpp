@@ -505,8 +505,10 @@ H5File H5File::open_read(const std::string& path) {
     char magic[4] = {};
     std::ifstream(path, std::ios::binary).read(magic, sizeof magic);
     if (std::memcmp(magic, "PK\x03\x04", 4) == 0) {
-      KILN_FAIL(path, ": not an HDF5 file but a zip archive (a Keras 3 .keras model?); save the ",
-                "weights as HDF5 instead, e.g. model.save('model.h5')");
+      KILN_FAIL(path, ": not an HDF5 file but a zip archive (a Keras 3 .keras model?), which ",
+                "Kiln does not read yet; save the weights with model.save_weights(",
+                "'model.weights.h5') or model.save('model.h5'), or unzip the archive and pass its ",
+                "model.weights.h5");
     }
     KILN_FAIL(path, ": not an HDF5 file");
   }
