@@ -277,7 +277,7 @@ KerasWeights match_keras3_layers(const KerasWeights& file, const std::vector<Bou
       const std::set<std::string>& where = containers[cls];
       KILN_CHECK(where.size() <= 1, source, ": the file's ", cls, " layers are in ", where.size(),
                  " different models (", quoted_list({where.begin(), where.end()}),
-                 ") and it names no layers, so their order is unknown");
+                 ") and cannot be matched by name, so their order is unknown");
       for (std::size_t k = 0; k < in_file.size(); ++k) out.layers[in_file[k]].name = model_names[k];
       continue;
     }
