@@ -160,9 +160,12 @@ void write_keras3_weights(H5Group& root, const std::vector<Keras3Entry>& layers,
     v.write_string_attribute("name", name);
   };
   vars("", root_name);
+  // Every key first, so that a layer key is refused as a model prefix whatever the order.
   std::set<std::string> keys;
   for (const Keras3Entry& l : layers) {
     KILN_CHECK(keys.insert(l.key).second, root.file(), ": two layers have the key '", l.key, "'");
+  }
+  for (const Keras3Entry& l : layers) {
     for (std::size_t slash = l.key.find('/'); slash != std::string::npos;
          slash = l.key.find('/', slash + 1)) {
       const std::string model = l.key.substr(0, slash);

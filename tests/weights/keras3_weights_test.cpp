@@ -300,6 +300,19 @@ TEST(Keras3Write, KeysAsSavingLibAndRoundTripsNestedAndFlat) {
             }).find("two layers have the key 'dense'"),
             std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(twice));
+  // A key that is also another key's model is refused in either order.
+  const std::string both = other.file("both.weights.h5");
+  for (const auto& order : {std::vector<std::string>{"functional", "functional/conv2d"},
+                            std::vector<std::string>{"functional/conv2d", "functional"}}) {
+    EXPECT_NE(error_of([&] {
+                write_h5_atomically(both, [&](H5Group& root) {
+                  write_keras3_weights(root, {{order[0], "a", {}}, {order[1], "b", {}}}, "m", {});
+                });
+              }).find("'functional' is both a layer and a model"),
+              std::string::npos)
+        << order[0] << " then " << order[1];
+    EXPECT_FALSE(std::filesystem::exists(both));
+  }
 }
 
 TEST(Keras3Read, MalformedFilesFailWithTheFileAndTheGroup) {
