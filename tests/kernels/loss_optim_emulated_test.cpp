@@ -41,19 +41,9 @@ using test::EmulatedLaunch;
 using test::kSentinelA;
 using test::kSentinelB;
 
-constexpr double kProbRelTol = 2e-6;
-constexpr double kLossTol = 2e-6;
-
-// Rows of positive weights normalised to sum to 1 (soft targets), as floats.
-std::vector<float> random_target_rows(std::int64_t n, std::int64_t k, std::uint64_t seed) {
-  std::vector<float> t = test::random_floats(n * k, seed, 0.f, 1.f);
-  for (std::int64_t i = 0; i < n; ++i) {
-    double total = 0.0;
-    for (std::int64_t j = 0; j < k; ++j) total += t[i * k + j];
-    for (std::int64_t j = 0; j < k; ++j) t[i * k + j] = static_cast<float>(t[i * k + j] / total);
-  }
-  return t;
-}
+using test::kLossTol;
+using test::kProbRelTol;
+using test::random_target_rows;
 
 struct LossCase {
   std::int64_t n, k;

@@ -17,6 +17,16 @@ std::vector<float> random_floats(std::int64_t n, std::uint64_t seed, float lo, f
   return v;
 }
 
+std::vector<float> random_target_rows(std::int64_t n, std::int64_t k, std::uint64_t seed) {
+  std::vector<float> t = random_floats(n * k, seed, 0.f, 1.f);
+  for (std::int64_t i = 0; i < n; ++i) {
+    double total = 0.0;
+    for (std::int64_t j = 0; j < k; ++j) total += t[i * k + j];
+    for (std::int64_t j = 0; j < k; ++j) t[i * k + j] = static_cast<float>(t[i * k + j] / total);
+  }
+  return t;
+}
+
 std::vector<std::int32_t> random_ints(std::int64_t n, std::uint64_t seed, std::int32_t lo,
                                       std::int32_t hi_exclusive) {
   std::vector<std::int32_t> v(static_cast<std::size_t>(n));

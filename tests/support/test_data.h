@@ -13,6 +13,8 @@ std::vector<double> random_doubles(std::int64_t n, std::uint64_t seed, double lo
                                    double hi = 1.0);
 std::vector<std::int32_t> random_ints(std::int64_t n, std::uint64_t seed, std::int32_t lo,
                                       std::int32_t hi_exclusive);
+// n rows of k positive weights, each normalised to sum to 1 (soft targets for the losses).
+std::vector<float> random_target_rows(std::int64_t n, std::int64_t k, std::uint64_t seed);
 
 // Outputs are pre-filled with a sentinel, different for the two paths under comparison, so an
 // element that a kernel never writes cannot match by accident.
