@@ -2,10 +2,12 @@
 // transform per image in, the network's float NCHW input out. CPU: Kiln's one-pass OpenMP kernel
 // against the reference, data/'s two passes (apply_affine into an HWC float image, then
 // vgg_preprocess) one image at a time. GPU: Kiln's kernel alone (cuDNN has nothing to race it),
-// verified against the same reference and judged by its %ceiling.
+// verified against the same reference and judged by its %ceiling. input_step rows: the GPU
+// training step's whole input step, host to network input (see register_input_step).
 // Memory-bound: 3 bytes read and 12 bytes written per pixel. (Bilinear sampling reads up to four
 // source pixels, but neighbouring outputs share them, so the minimum traffic is one read.)
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,7 +18,13 @@
 #include "kernels/augment.h"
 
 #if KILN_WITH_CUDA
+#include <chrono>
+
 #include "bench/support/gpu.h"
+#include "data/gpu_input.h"
+#include "data/loader.h"
+#include "kernels/cuda_runtime.h"
+#include "kernels/device_memory.h"
 #endif
 
 namespace kiln::bench {
@@ -130,11 +138,70 @@ void register_gpu(const AugmentCase& c) {
 }
 #endif
 
+// The whole input step of a GPU training step, on the wall clock from the host's side with the
+// device otherwise idle: the rival is the old path (Kiln's OpenMP kernel into a float batch on the
+// host, then its 12-byte-per-pixel upload), against data/gpu_input.h (3 bytes per pixel into
+// pinned memory, the upload on the copy stream, the fused kernel on the device). In training the
+// upload also overlaps the previous step; this is its latency when nothing hides it. Compare the
+// ms column with vgg16_bench's step at the same size to see whether input keeps up.
+void time_wall(benchmark::State& st, const std::function<void()>& step, const AugmentCase& c,
+               const Role& role) {
+  std::vector<double> seconds;
+  for (auto _ : st) {
+    const auto t0 = std::chrono::steady_clock::now();
+    step();
+    const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+    st.SetIterationTime(dt.count());
+    seconds.push_back(dt.count());
+  }
+  report(st, seconds, augment_work(c), role, Ceilings{});
+}
+
+void register_input_step(const AugmentCase& c) {
+  const std::string group = "input_step/" + c.name + "/gpu";
+  benchmark::RegisterBenchmark((group + "/cpu_augment_float_upload").c_str(),
+                               [c, group](benchmark::State& st) {
+    const Batch b = random_batch(c, 21);
+    const std::vector<float> ref = reference(c, b);
+    std::vector<float> host(ref.size());
+    gpu::Buffer<float> out(ref.size(), -9.f);
+    const auto step = [&] {
+      kernels::cpu::augment_preprocess(c.n, c.hw, c.hw, b.images.data(), b.transforms.data(),
+                                       host.data());
+      kernels::cuda::copy_host_to_device(out.get(), host.data(), host.size() * sizeof(float));
+    };
+    step();
+    if (!verify(st, out.download(), ref, 0, kTol, "CPU input + upload")) return;
+    time_wall(st, step, c, {group, true});
+  })->UseManualTime()->Iterations(gpu::iterations());
+  benchmark::RegisterBenchmark((group + "/kiln_uint8_upload_fused").c_str(),
+                               [c, group](benchmark::State& st) {
+    const Batch b = random_batch(c, 22);
+    const std::vector<float> ref = reference(c, b);
+    kiln::Batch batch;  // what the loader hands out with BatchForm::Pixels
+    batch.pixels = b.images;
+    batch.transforms = b.params;
+    batch.indices.resize(static_cast<std::size_t>(c.n));
+    batch.height = batch.width = c.hw;
+    GpuInput input(c.n, c.hw, c.hw);
+    Tensor x;
+    const auto step = [&] {
+      input.stage(batch);
+      x = input.images(batch);
+      kernels::cuda::synchronize();
+    };
+    step();
+    if (!verify(st, x.to_vector<float>(), ref, 0, kTol, "GpuInput")) return;
+    time_wall(st, step, c, {group, false});
+  })->UseManualTime()->Iterations(gpu::iterations());
+}
+
 void register_all() {
   for (const AugmentCase& c : cases()) register_cpu(c);
 #if KILN_WITH_CUDA
   if (gpu::available(nullptr)) {
     for (const AugmentCase& c : cases()) register_gpu(c);
+    for (const AugmentCase& c : cases()) register_input_step(c);
   }
 #endif
 }

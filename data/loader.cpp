@@ -76,16 +76,42 @@ Batch BatchLoader::make_batch(std::int64_t b) const {
   const std::int64_t first = b * options_.batch_size;
   const std::int64_t count = std::min(options_.batch_size, data_.n - first);
   Batch batch;
-  batch.images = Tensor::empty({count, 3, h, w});
+  batch.height = h;
+  batch.width = w;
   batch.labels = Tensor::empty({count}, DType::Int32);
   batch.indices.assign(order_.begin() + first, order_.begin() + first + count);
-  float* images = batch.images.data<float>();  // (count, 3, h, w)
   std::int32_t* labels = batch.labels.data<std::int32_t>();
+  for (std::int64_t k = 0; k < count; ++k)
+    labels[k] = data_.labels[static_cast<std::size_t>(batch.indices[static_cast<std::size_t>(k)])];
+  if (options_.form == BatchForm::Pixels) {
+    gather_pixels(batch);
+  } else {
+    make_network_input(batch);
+  }
+  if (options_.on_batch) options_.on_batch(batch);
+  return batch;
+}
+
+void BatchLoader::gather_pixels(Batch& batch) const {
+  const std::size_t image = static_cast<std::size_t>(data_.h * data_.w * 3);
+  batch.pixels.resize(batch.indices.size() * image);
+  batch.transforms.reserve(batch.indices.size());
+  for (std::size_t k = 0; k < batch.indices.size(); ++k) {
+    const std::int64_t i = batch.indices[k];
+    std::copy(data_.image(i), data_.image(i) + image, batch.pixels.begin() + k * image);
+    batch.transforms.push_back(affine_params(epoch_, i));
+  }
+}
+
+void BatchLoader::make_network_input(Batch& batch) const {
+  const int h = batch.height, w = batch.width;
+  const auto count = static_cast<std::int64_t>(batch.indices.size());
+  batch.images = Tensor::empty({count, 3, h, w});
+  float* images = batch.images.data<float>();  // (count, 3, h, w)
   const bool augment = options_.augment.enabled();
   std::vector<float> scratch(augment ? static_cast<std::size_t>(h) * w * 3 : 0);  // (h, w, 3)
   for (std::int64_t k = 0; k < count; ++k) {
     const std::int64_t i = batch.indices[static_cast<std::size_t>(k)];
-    labels[k] = data_.labels[static_cast<std::size_t>(i)];
     float* slot = images + k * 3 * h * w;
     if (augment) {
       apply_affine(data_.image(i), h, w, 3, affine_params(epoch_, i), scratch.data());
@@ -94,8 +120,6 @@ Batch BatchLoader::make_batch(std::int64_t b) const {
       vgg_preprocess(data_.image(i), h, w, slot);
     }
   }
-  if (options_.on_batch) options_.on_batch(batch);
-  return batch;
 }
 
 }  // namespace kiln

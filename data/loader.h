@@ -1,6 +1,8 @@
 // BatchLoader: turns an in-memory ImageDataset into training batches: per epoch a seeded
 // shuffle, per batch gather + augment (augment.h) + VGG preprocessing (preprocess.h), while a
-// background thread prepares the next batch as the current one trains.
+// background thread prepares the next batch as the current one trains. For the GPU it hands out
+// the gathered uint8 pixels and each image's drawn transform instead (BatchForm::Pixels), and the
+// device augments and preprocesses them in one kernel (data/gpu_input.h), from the same draws.
 //
 // Reproducibility: everything random is a pure function of (seed, epoch, dataset index), drawn
 // with counter-based Generators: epoch e's order from derive(shuffle).derive(e), image i's
@@ -26,10 +28,20 @@
 
 namespace kiln {
 
+// What a batch carries besides labels and indices.
+enum class BatchForm {
+  Network,  // images: the network's input, augmented and preprocessed on the CPU
+  Pixels,   // pixels + transforms: the stored images and their augmentation, for the GPU kernel
+};
+
 struct Batch {
-  Tensor images;                      // (B, 3, H, W) float32: augmented, VGG-preprocessed
+  Tensor images;                      // (B, 3, H, W) float32 (BatchForm::Network; else undefined)
   Tensor labels;                      // (B) int32
   std::vector<std::int64_t> indices;  // (B) the images' indices in the dataset
+  // BatchForm::Pixels only: the images as stored and what the CPU path would apply to each.
+  std::vector<std::uint8_t> pixels;     // (B, H, W, 3) uint8 RGB
+  std::vector<AffineParams> transforms;  // (B); identity when augmentation is off
+  int height = 0, width = 0;             // H, W (both forms)
 };
 
 struct LoaderOptions {
@@ -39,6 +51,7 @@ struct LoaderOptions {
   AugmentOptions augment;  // off by default, as evaluation wants
   std::uint64_t seed = 0;
   bool prefetch = true;  // false: next() makes the batch itself (same results; for debugging)
+  BatchForm form = BatchForm::Network;
   // Runs on each finished batch, on the thread that made it (the worker when prefetching), before
   // next() hands it out: extra preprocessing, tests. Whatever it throws comes out of next().
   std::function<void(Batch&)> on_batch;
@@ -68,6 +81,8 @@ class BatchLoader {
 
  private:
   Batch make_batch(std::int64_t b) const;  // batch b of the current epoch; writes no member
+  void gather_pixels(Batch& batch) const;       // BatchForm::Pixels: pixels and transforms
+  void make_network_input(Batch& batch) const;  // BatchForm::Network: images
   void launch(std::int64_t b);
 
   const ImageDataset& data_;

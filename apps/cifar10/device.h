@@ -1,5 +1,6 @@
-// --device: where the model computes. Batches are made on the CPU (decode, augment, preprocess)
-// and uploaded per step; the model's parameters and the optimiser's state live on the device.
+// --device: where the model computes. On the CPU, batches are augmented and preprocessed by the
+// loader; on the GPU the loader gathers uint8 pixels and draws the transforms, and the device
+// does the rest (data/gpu_input.h). The parameters and the optimiser's state live on the device.
 #pragma once
 
 #include <string>

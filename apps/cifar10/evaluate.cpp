@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <memory>
+#include <optional>
 
 #include "apps/cifar10/commands.h"
 #include "apps/cifar10/dataset_source.h"
@@ -12,6 +14,7 @@
 #include "apps/cifar10/model_file.h"
 #include "core/autograd.h"
 #include "core/functions.h"
+#include "data/gpu_input.h"
 #include "data/loader.h"
 
 namespace kiln::app {
@@ -43,12 +46,23 @@ Evaluation evaluate_dataset(Module& model, const ImageDataset& data, std::int64_
   LoaderOptions options;
   options.batch_size = batch_size;
   options.shuffle = false;
+  // On the GPU the device preprocesses the uploaded pixels, as in training (data/gpu_input.h).
+  std::unique_ptr<GpuInput> gpu;
+  if (compute_device() == Device::CUDA) {
+    options.form = BatchForm::Pixels;
+    gpu = std::make_unique<GpuInput>(std::min(batch_size, data.n), static_cast<int>(data.h),
+                                     static_cast<int>(data.w));
+  }
   BatchLoader loader(data, options);
   loader.start_epoch(0);
   double loss_sum = 0;
   std::int64_t correct = 0;
-  while (auto batch = loader.next()) {
-    const Tensor logits = model(on_compute_device(batch->images));
+  std::optional<Batch> batch = loader.next();
+  if (gpu && batch) gpu->stage(*batch);
+  while (batch) {
+    const Tensor logits = model(gpu ? gpu->images(*batch) : on_compute_device(batch->images));
+    std::optional<Batch> next = loader.next();
+    if (gpu && next) gpu->stage(*next);  // uploads while this batch computes
     const std::int64_t b = batch->labels.numel();
     loss_sum += softmax_cross_entropy(logits, batch->labels).item() * static_cast<double>(b);
     const std::vector<std::int64_t> pred = argmax_rows(logits.to_vector<float>(), classes);
@@ -58,6 +72,7 @@ Evaluation evaluate_dataset(Module& model, const ImageDataset& data, std::int64_
       ++e.confusion[static_cast<std::size_t>(labels[i] * classes + pred[i])];
     }
     e.n += b;
+    batch = std::move(next);
   }
   e.loss = loss_sum / static_cast<double>(e.n);
   e.accuracy = static_cast<double>(correct) / static_cast<double>(e.n);

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
+#include <optional>
 
 #include "apps/cifar10/commands.h"
 #include "apps/cifar10/dataset_source.h"
@@ -17,6 +19,7 @@
 #include "apps/cifar10/model_file.h"
 #include "apps/cifar10/progress.h"
 #include "core/functions.h"
+#include "data/gpu_input.h"
 #include "data/loader.h"
 #include "kernels/conv2d.h"
 #include "layers/dropout.h"
@@ -94,20 +97,29 @@ struct EpochStats {
   std::int64_t images = 0;
 };
 
-EpochStats train_one_epoch(Module& model, Adam& adam, BatchLoader& loader, std::int64_t epoch,
-                           std::int64_t epochs, std::int64_t classes, Progress& progress) {
+// On the GPU (gpu != nullptr) the loader hands out pixels, and batch k+1 is staged (its upload
+// queued) right after step k's work is queued and before step k's results are read, so the
+// upload overlaps the step.
+EpochStats train_one_epoch(Module& model, Adam& adam, BatchLoader& loader, GpuInput* gpu,
+                           std::int64_t epoch, std::int64_t epochs, std::int64_t classes,
+                           Progress& progress) {
   const Clock::time_point start = Clock::now();
   model.train();
   loader.start_epoch(epoch - 1);
   progress.start_epoch(epoch, epochs, loader.batch_count());
   double loss_sum = 0;
   std::int64_t correct = 0, seen = 0, batches = 0;
-  while (auto batch = loader.next()) {
-    const Tensor logits = model(on_compute_device(batch->images));
+  std::optional<Batch> batch = loader.next();
+  if (gpu && batch) gpu->stage(*batch);
+  while (batch) {
+    const Tensor images = gpu ? gpu->images(*batch) : on_compute_device(batch->images);
+    const Tensor logits = model(images);
     const Tensor loss = softmax_cross_entropy(logits, on_compute_device(batch->labels));
     adam.zero_grad();
     loss.backward();
     adam.step();
+    std::optional<Batch> next = loader.next();
+    if (gpu && next) gpu->stage(*next);
     const std::vector<std::int64_t> pred = argmax_rows(logits.to_vector<float>(), classes);
     const std::vector<std::int32_t> labels = batch->labels.to_vector<std::int32_t>();
     for (std::size_t i = 0; i < pred.size(); ++i) correct += pred[i] == labels[i];
@@ -116,6 +128,7 @@ EpochStats train_one_epoch(Module& model, Adam& adam, BatchLoader& loader, std::
     seen += b;
     progress.update(++batches, seen, loss_sum / static_cast<double>(seen),
                     static_cast<double>(correct) / static_cast<double>(seen));
+    batch = std::move(next);
   }
   EpochStats s;
   s.images = seen;
@@ -226,6 +239,13 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
   loader_options.batch_size = o.batch_size;
   loader_options.augment = augmentation(o);
   loader_options.seed = Generator(o.common.seed).derive(kLoaderStream).seed();
+  // The GPU augments and preprocesses on the device what the CPU would (data/gpu_input.h).
+  std::unique_ptr<GpuInput> gpu_input;
+  if (compute_device() == Device::CUDA) {
+    loader_options.form = BatchForm::Pixels;
+    gpu_input = std::make_unique<GpuInput>(o.batch_size, static_cast<int>(parts.train.h),
+                                           static_cast<int>(parts.train.w));
+  }
   BatchLoader loader(parts.train, loader_options);
   fs::create_directories(out_dir);
 
@@ -237,7 +257,7 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
   for (std::int64_t epoch = done + 1; epoch <= o.epochs && !stopped; ++epoch) {
     const Clock::time_point epoch_start = Clock::now();
     const EpochStats stats =
-        train_one_epoch(*model, adam, loader, epoch, o.epochs, classes, progress);
+        train_one_epoch(*model, adam, loader, gpu_input.get(), epoch, o.epochs, classes, progress);
     const Evaluation val = evaluate_dataset(*model, parts.val, o.batch_size, classes);
     const EarlyStopping::Verdict verdict = stopper.on_epoch_end(epoch, val.loss);
     stopped = o.early_stopping && verdict.stop;

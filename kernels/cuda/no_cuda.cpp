@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "core/error.h"
+#include "kernels/batch_upload.h"
 #include "kernels/cuda_fill.h"
 #include "kernels/device_memory.h"
 
@@ -47,5 +48,14 @@ void copy_device_to_device(void*, const void*, std::size_t) { fail("cuda::copy_d
 void memset_zero(void*, std::size_t) { fail("cuda::memset_zero"); }
 
 void fill_float(float*, std::int64_t, float) { fail("cuda::fill_float"); }
+
+// No ring is ever made: the constructor throws, so the other members are never reached.
+struct BatchUploader::Impl {};
+BatchUploader::BatchUploader(std::size_t /*capacity*/) { fail("cuda::BatchUploader"); }
+BatchUploader::~BatchUploader() = default;
+std::size_t BatchUploader::capacity() const { return 0; }
+BatchUploader::Ticket BatchUploader::stage(const void*, std::size_t) { fail("cuda::BatchUploader"); }
+const void* BatchUploader::acquire(const Ticket&) { fail("cuda::BatchUploader"); }
+void BatchUploader::release(const Ticket&) { fail("cuda::BatchUploader"); }
 
 }  // namespace kiln::kernels::cuda
