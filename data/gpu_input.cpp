@@ -27,8 +27,8 @@ void GpuInput::check_batch(const Batch& batch, const char* what) const {
 
 void GpuInput::stage(const Batch& batch) {
   check_batch(batch, "stage");
-  staged_.push_back({uploader_.stage(batch.pixels.data(), batch.pixels.size()),
-                     batch.indices.size()});
+  staged_.push_back(
+      {uploader_.stage(batch.pixels.data(), batch.pixels.size()), batch.indices.size()});
 }
 
 Tensor GpuInput::images(const Batch& batch) {
@@ -44,8 +44,7 @@ Tensor GpuInput::images(const Batch& batch) {
     transforms.push_back({p.theta, p.tx, p.ty, p.zx, p.zy, p.flip});
   Tensor out = Tensor::empty({n, 3, h_, w_}, DType::Float32, Device::CUDA);
   const auto* pixels = static_cast<const std::uint8_t*>(uploader_.acquire(s.ticket));
-  kernels::cuda::augment_preprocess(n, h_, w_, pixels, transforms.data(),
-                                    out.device_data<float>());
+  kernels::cuda::augment_preprocess(n, h_, w_, pixels, transforms.data(), out.device_data<float>());
   uploader_.release(s.ticket);  // the kernel, queued above, is the only reader
   return out;
 }

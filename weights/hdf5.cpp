@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "core/error.h"
+#include "weights/hdf5_survey.h"
 
 namespace kiln {
 
@@ -90,6 +91,19 @@ H5Handle make_space(const std::vector<std::int64_t>& dims) {
 std::int64_t space_numel(hid_t space) {
   if (H5Sget_simple_extent_type(space) == H5S_NULL) return 0;
   return static_cast<std::int64_t>(H5Sget_simple_extent_npoints(space));
+}
+
+// An attribute's element count, refused before anything is allocated when its dataspace claims
+// more than 64 MiB of values (Keras' largest, layer_names, holds a few hundred short strings).
+std::int64_t attribute_numel(hid_t space, std::size_t bytes_each, const std::string& where,
+                             const std::string& name) {
+  const std::int64_t n = space_numel(space);
+  const double bytes = static_cast<double>(n) * static_cast<double>(bytes_each);
+  if (n < 0 || bytes > 64.0 * (1 << 20)) {
+    KILN_FAIL(where, ": attribute '", name, "' claims ", n, " values of ", bytes_each,
+              " bytes (damaged or hostile file)");
+  }
+  return n;
 }
 
 std::string class_name(H5T_class_t c) {
@@ -198,14 +212,35 @@ void H5DatasetView::read_numeric(std::int64_t mem_type, void* out) const {
   }
 }
 
+// A crafted header may claim 10^12 values in a file of a few kilobytes. Compression can make a
+// real file much smaller than its data, so the bound is generous: 1024 times the file's size,
+// and at least 64 MiB.
+std::size_t H5DatasetView::checked_numel(std::size_t value_bytes) const {
+  const std::string where = file_ + ": " + path_;
+  const std::vector<std::int64_t> dims = shape();
+  double values = 1;  // in double: a product of 64-bit extents overflows any integer
+  for (const std::int64_t d : dims) values *= static_cast<double>(d);
+  H5Handle file(H5Iget_file_id(dataset_.id()));
+  hsize_t file_bytes = 0;
+  if (!file.valid() || H5Fget_filesize(file.id(), &file_bytes) < 0) {
+    fail(where, "cannot read the file's size");
+  }
+  const double limit = std::max(64.0 * (1 << 20), 1024.0 * static_cast<double>(file_bytes));
+  if (values * static_cast<double>(value_bytes) > limit) {
+    KILN_FAIL(where, ": claims ", values, " values, far more than a file of ", file_bytes,
+              " bytes can hold (damaged or hostile file)");
+  }
+  return static_cast<std::size_t>(values);
+}
+
 std::vector<float> H5DatasetView::read_floats() const {
-  std::vector<float> out(static_cast<std::size_t>(numel()));
+  std::vector<float> out(checked_numel(sizeof(float)));
   read_numeric(H5T_NATIVE_FLOAT, out.data());
   return out;
 }
 
 std::vector<double> H5DatasetView::read_doubles() const {
-  std::vector<double> out(static_cast<std::size_t>(numel()));
+  std::vector<double> out(checked_numel(sizeof(double)));
   read_numeric(H5T_NATIVE_DOUBLE, out.data());
   return out;
 }
@@ -355,7 +390,8 @@ std::vector<std::string> H5Group::read_string_array_attribute(const std::string&
   H5Handle space(H5Aget_space(attr.id()));
   H5Handle type(H5Aget_type(attr.id()));
   if (!space.valid() || !type.valid()) fail(where(), "cannot inspect " + what);
-  const std::int64_t n = space_numel(space.id());
+  const std::size_t each = std::max<std::size_t>(H5Tget_size(type.id()), sizeof(char*));
+  const std::int64_t n = attribute_numel(space.id(), each, where(), name);
   if (n == 0) return {};  // h5py writes [] as an empty float64 array
   const H5T_class_t c = H5Tget_class(type.id());
   if (c != H5T_STRING)
@@ -412,7 +448,7 @@ std::vector<T> read_numeric_attribute(hid_t attr, hid_t mem_type, bool integer_o
     KILN_FAIL(where, ": attribute '", name, "' holds ", class_name(c), " values, expected ",
               integer_only ? "integers" : "numbers");
   }
-  const std::int64_t n = space_numel(space.id());
+  const std::int64_t n = attribute_numel(space.id(), sizeof(T), where, name);
   if (expect >= 0 && n != expect) {
     KILN_FAIL(where, ": attribute '", name, "' holds ", n, " values, expected ", expect);
   }
@@ -512,6 +548,12 @@ H5File H5File::open_read(const std::string& path) {
     }
     KILN_FAIL(path, ": not an HDF5 file");
   }
+  survey_hdf5_in_child(path);
+  return open_read_surveyed(path);
+}
+
+H5File H5File::open_read_surveyed(const std::string& path) {
+  ensure_hdf5_quiet();
   H5Handle f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   if (!f.valid()) fail(path, "cannot open the HDF5 file (truncated or damaged?)");
   return H5File(std::move(f), path);

@@ -49,12 +49,14 @@ class H5DatasetView {
   const std::string& path() const { return path_; }
   std::vector<std::int64_t> shape() const;  // dims as stored; {} for a scalar
   std::int64_t numel() const;
-  // Any integer or floating-point dataset, converted; throws for other types (strings, ...).
+  // Any integer or floating-point dataset, converted; throws for other types (strings, ...), and
+  // before allocating when the shape claims far more values than the file could hold.
   std::vector<float> read_floats() const;
   std::vector<double> read_doubles() const;
 
  private:
   void read_numeric(std::int64_t mem_type, void* out) const;
+  std::size_t checked_numel(std::size_t value_bytes) const;
 
   H5Handle dataset_;
   std::string file_, path_;
@@ -123,8 +125,11 @@ class H5Group {
 class H5File {
  public:
   // Read-only. Throws a one-line error naming the file when it is missing, not HDF5 (with a hint
-  // for a Keras .keras zip archive), truncated or otherwise unreadable.
+  // for a Keras .keras zip archive), truncated or otherwise unreadable, or when reading it crashes
+  // the HDF5 library in a child process first (weights/hdf5_survey.h).
   static H5File open_read(const std::string& path);
+  // The same without that survey: for the survey's child itself.
+  static H5File open_read_surveyed(const std::string& path);
   // Creates (truncating) a file to write. Prefer write_h5_atomically.
   static H5File create(const std::string& path);
 

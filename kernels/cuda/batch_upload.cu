@@ -80,6 +80,8 @@ const void* BatchUploader::acquire(const Ticket& ticket) {
   return impl_->ring.acquire({ticket.slot, ticket.bytes});
 }
 
-void BatchUploader::release(const Ticket& ticket) { impl_->ring.release({ticket.slot, ticket.bytes}); }
+void BatchUploader::release(const Ticket& ticket) {
+  impl_->ring.release({ticket.slot, ticket.bytes});
+}
 
 }  // namespace kiln::kernels::cuda

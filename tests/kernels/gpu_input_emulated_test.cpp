@@ -24,8 +24,8 @@
 #include "kernels/upload_ring.h"
 #include "tests/cuda/parity.h"
 #include "tests/support/emulated_launch.h"
-#include "tests/support/thread_streams.h"
 #include "tests/support/test_data.h"
+#include "tests/support/thread_streams.h"
 
 namespace kiln {
 namespace {
@@ -60,8 +60,8 @@ LoaderOptions augmented(BatchForm form) {
 }
 
 // One epoch through the GPU path's order (GpuInput): stage k+1 after queueing batch k.
-std::vector<std::vector<float>> device_epoch(BatchLoader& loader, std::int64_t epoch, int h,
-                                             int w, std::vector<Batch>& batches,
+std::vector<std::vector<float>> device_epoch(BatchLoader& loader, std::int64_t epoch, int h, int w,
+                                             std::vector<Batch>& batches,
                                              test::EmulatedLaunch& launch) {
   loader.start_epoch(epoch);
   while (auto b = loader.next()) batches.push_back(std::move(*b));

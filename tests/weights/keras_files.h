@@ -141,6 +141,21 @@ class RawH5Writer {
     H5Sclose(space);
   }
 
+  // A chunked float32 dataset of any extent with no chunk written: valid HDF5 (unwritten chunks
+  // read as fill values) that costs a few bytes however large its shape.
+  void chunked_empty_dataset(const std::string& path, const std::vector<std::int64_t>& dims) {
+    std::vector<hsize_t> h(dims.begin(), dims.end()), chunk(h.size(), 1);
+    chunk.back() = 1024;
+    hid_t space = H5Screate_simple(static_cast<int>(h.size()), h.data(), nullptr);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data());
+    hid_t d = H5Dcreate2(file_, path.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    EXPECT_GE(d, 0) << path;
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+  }
+
  private:
   void write_attr(const std::string& object, const std::string& name, hid_t file_type, hid_t space,
                   hid_t mem_type, const void* data) {

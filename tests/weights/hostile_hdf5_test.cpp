@@ -1,0 +1,158 @@
+// HDF5 files that crash or hang the HDF5 library itself (libhdf5 1.10, Debian 12's) end as
+// one-line errors (weights/hdf5_survey.h), and headers that claim absurd sizes are refused before
+// anything is allocated. The files are made here the way fuzzing found them: a Keras-style
+// variable-length string attribute (layer_names) whose global-heap reference is damaged. Each
+// test first shows that the file really does crash or hang the library when read without the
+// survey, so it cannot pass by testing a harmless file.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "tests/support/error_of.h"
+#include "tests/weights/keras_files.h"
+#include "weights/hdf5.h"
+
+namespace kiln {
+namespace {
+
+using test::error_of;
+using test::RawH5Writer;
+using test::ScratchDir;
+
+std::vector<char> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const std::string& path, const std::vector<char>& bytes) {
+  std::ofstream(path, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// A file whose root attribute layer_names holds variable-length strings, and the file offset of
+// the first string's global-heap reference: (length u32, collection address u64, index u32),
+// found by its content (length 12, the address of the file's one "GCOL" collection).
+struct VlenFile {
+  std::vector<char> bytes;
+  std::size_t reference = 0;
+};
+
+VlenFile vlen_file(const ScratchDir& dir) {
+  const std::string path = dir.file("good.h5");
+  {
+    RawH5Writer w(path);
+    w.vlen_string_list_attr("/", "layer_names", {"block1_conv1", "flatten", "dense"});
+  }
+  VlenFile f{read_bytes(path), 0};
+  const std::string text(f.bytes.begin(), f.bytes.end());
+  const std::size_t gcol = text.find("GCOL");
+  EXPECT_NE(gcol, std::string::npos) << "no global heap in the file";
+  char pattern[12];
+  const std::uint32_t length = 12;  // "block1_conv1"
+  const std::uint64_t address = gcol;
+  std::memcpy(pattern, &length, 4);  // HDF5 is little-endian on disk, as this machine
+  std::memcpy(pattern + 4, &address, 8);
+  f.reference = text.find(std::string(pattern, 12));
+  EXPECT_NE(f.reference, std::string::npos) << "no heap reference to the collection found";
+  return f;
+}
+
+// Reads layer_names in a child process without the survey. Returns true when the child did not
+// end well: neither a result nor a kiln::Error, but a signal (SIGSEGV; SIGALRM for a hang;
+// SIGABRT under ASan's abort_on_error) or a sanitizer's exit status.
+bool unsurveyed_read_fails_badly(const std::string& path, int seconds) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::alarm(static_cast<unsigned>(seconds));  // a hang ends as SIGALRM
+    try {
+      H5File::open_read_surveyed(path).root().read_string_array_attribute("layer_names");
+    } catch (const Error&) {
+      ::_exit(1);
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) > 1);
+}
+
+// The survey's refusal: one line naming the file (the wording depends on how the child died).
+void expect_refused(const std::string& path) {
+  const std::string e = error_of([&] { H5File::open_read(path); });
+  EXPECT_EQ(e.rfind(path + ": damaged or hostile HDF5 file: ", 0), 0u) << e;
+  EXPECT_NE(e.find("nothing was loaded"), std::string::npos) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+}
+
+TEST(HostileHdf5, AHeapReferenceThatCrashesTheLibraryIsAOneLineError) {
+  ScratchDir dir;
+  VlenFile f = vlen_file(dir);
+  ASSERT_NE(f.reference, std::string::npos);
+  f.bytes[f.reference + 15] = 0x7f;  // the object index's top byte: far past the collection
+  const std::string path = dir.file("crash.h5");
+  write_bytes(path, f.bytes);
+  ASSERT_TRUE(unsurveyed_read_fails_badly(path, 10)) << "the file no longer crashes libhdf5";
+  expect_refused(path);
+}
+
+TEST(HostileHdf5, AHeapReferenceThatHangsTheLibraryStopsAtTheTimeLimit) {
+  ScratchDir dir;
+  VlenFile f = vlen_file(dir);
+  ASSERT_NE(f.reference, std::string::npos);
+  f.bytes[f.reference + 3] = static_cast<char>(0xff);  // the length's top byte: ~4 GiB
+  const std::string path = dir.file("hang.h5");
+  write_bytes(path, f.bytes);
+  ASSERT_TRUE(unsurveyed_read_fails_badly(path, 3)) << "the file no longer hangs libhdf5";
+  ::setenv("KILN_HDF5_SURVEY_SECONDS", "1", 1);
+  expect_refused(path);
+  ::unsetenv("KILN_HDF5_SURVEY_SECONDS");
+}
+
+TEST(HostileHdf5, TheSurveyLetsAGoodFileThrough) {
+  ScratchDir dir;
+  const VlenFile f = vlen_file(dir);
+  const std::string path = dir.file("good.h5");
+  EXPECT_EQ(H5File::open_read(path).root().read_string_array_attribute("layer_names"),
+            (std::vector<std::string>{"block1_conv1", "flatten", "dense"}));
+  EXPECT_FALSE(f.bytes.empty());
+}
+
+TEST(HostileHdf5, ABadTimeLimitIsNamed) {
+  ScratchDir dir;
+  vlen_file(dir);
+  ::setenv("KILN_HDF5_SURVEY_SECONDS", "soon", 1);
+  const std::string e = error_of([&] { H5File::open_read(dir.file("good.h5")); });
+  ::unsetenv("KILN_HDF5_SURVEY_SECONDS");
+  EXPECT_NE(e.find("KILN_HDF5_SURVEY_SECONDS: expected a positive number of seconds, got 'soon'"),
+            std::string::npos)
+      << e;
+}
+
+// A dataset whose shape claims 2^40 floats in a file of a few kilobytes: refused by its claim,
+// before a 4 TiB vector is made. (A chunked dataset may claim any extent; HDF5 reads unwritten
+// chunks as fill values, so such a file is valid HDF5 and only the size check stops it.)
+TEST(HostileHdf5, AShapeClaimingTerabytesIsRefusedBeforeAllocating) {
+  ScratchDir dir;
+  const std::string path = dir.file("huge.h5");
+  {
+    RawH5Writer w(path);
+    w.chunked_empty_dataset("/big", {1 << 20, 1 << 20});
+  }
+  const H5File file = H5File::open_read(path);
+  const std::string e = error_of([&] { file.root().dataset("big").read_floats(); });
+  EXPECT_NE(e.find(path + ": /big: claims 1.09951e+12 values, far more than a file of "),
+            std::string::npos)
+      << e;
+}
+
+}  // namespace
+}  // namespace kiln

@@ -1,0 +1,141 @@
+#include "weights/hdf5_survey.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/error.h"
+#include "weights/hdf5.h"
+
+namespace kiln {
+namespace {
+
+// Bounds on the walk: Keras files nest a few groups deep and hold a few hundred objects, while a
+// crafted file may hold link cycles (soft links) or millions of links.
+constexpr int kMaxDepth = 32;
+constexpr std::int64_t kMaxObjects = 100000;
+constexpr std::int64_t kMaxDoubleRead = 1 << 20;  // values; bigger datasets are read as floats only
+
+template <class F>
+void tolerate(F&& f) {
+  try {
+    f();
+  } catch (const Error&) {  // the parent's real read reports these
+  }
+}
+
+// Each of H5Group's attribute readers on each attribute: all the conversions Kiln's readers use.
+void survey_attributes(const H5Group& g) {
+  std::vector<std::string> names;
+  tolerate([&] { names = g.attribute_names(); });
+  for (const std::string& name : names) {
+    tolerate([&] { g.read_string_array_attribute(name); });
+    tolerate([&] { g.read_double_attribute(name); });
+    tolerate([&] { g.read_int64_attribute(name); });
+    tolerate([&] { g.read_uint64_array_attribute(name); });
+  }
+}
+
+void survey_group(const H5Group& g, int depth, std::int64_t& budget) {
+  survey_attributes(g);
+  if (depth >= kMaxDepth) return;
+  std::vector<std::string> children;
+  tolerate([&] { children = g.children(); });
+  for (const std::string& child : children) {
+    if (--budget < 0) return;
+    tolerate([&] {
+      if (g.has_group(child)) {
+        survey_group(g.group(child), depth + 1, budget);
+      } else if (g.has_dataset(child)) {
+        const H5DatasetView ds = g.dataset(child);
+        ds.read_floats();
+        if (ds.numel() <= kMaxDoubleRead) ds.read_doubles();
+      }
+    });
+  }
+}
+
+// The child's whole life: read everything, leave without running the parent's atexit handlers
+// or flushing its stdio buffers (which the child inherited).
+[[noreturn]] void survey_and_exit(const std::string& path) {
+  if (std::getenv("KILN_HDF5_SURVEY_STDERR") == nullptr) {  // a sanitizer report stays quiet
+    const int null_fd = ::open("/dev/null", O_WRONLY);
+    if (null_fd >= 0) ::dup2(null_fd, STDERR_FILENO);
+  }
+  try {
+    const H5File file = H5File::open_read_surveyed(path);
+    std::int64_t budget = kMaxObjects;
+    survey_group(file.root(), 0, budget);
+  } catch (const Error&) {
+  } catch (...) {
+    ::_exit(3);  // bad_alloc and the like: the parent would meet them too
+  }
+  ::_exit(0);
+}
+
+double time_limit_seconds() {
+  const char* text = std::getenv("KILN_HDF5_SURVEY_SECONDS");
+  if (text == nullptr || *text == '\0') return 30;
+  char* end = nullptr;
+  const double s = std::strtod(text, &end);
+  KILN_CHECK(end != text && *end == '\0' && s > 0, "KILN_HDF5_SURVEY_SECONDS: expected a ",
+             "positive number of seconds, got '", text, "'");
+  return s;
+}
+
+std::string describe_signal(int sig) {
+  const char* name = sigabbrev_np(sig);
+  return "signal " + std::to_string(sig) + (name ? std::string(", SIG") + name : std::string());
+}
+
+}  // namespace
+
+void survey_hdf5_in_child(const std::string& path) {
+  const double limit = time_limit_seconds();
+  const pid_t pid = ::fork();
+  if (pid < 0)
+    KILN_FAIL(path, ": cannot check the HDF5 file (fork failed: ", std::strerror(errno), ")");
+  if (pid == 0) survey_and_exit(path);
+  const auto start = std::chrono::steady_clock::now();
+  int status = 0;
+  for (auto pause = std::chrono::microseconds(200);;
+       pause = std::min(pause * 2, std::chrono::microseconds(20000))) {
+    const pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (done < 0 && errno != EINTR)
+      KILN_FAIL(path, ": cannot check the HDF5 file (waitpid: ", std::strerror(errno), ")");
+    const std::chrono::duration<double> waited = std::chrono::steady_clock::now() - start;
+    if (waited.count() > limit) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      KILN_FAIL(path, ": damaged or hostile HDF5 file: the HDF5 library did not finish reading it ",
+                "within ", limit, " s (KILN_HDF5_SURVEY_SECONDS); nothing was loaded");
+    }
+    std::this_thread::sleep_for(pause);
+  }
+  if (WIFSIGNALED(status)) {
+    KILN_FAIL(path, ": damaged or hostile HDF5 file: the HDF5 library crashed (",
+              describe_signal(WTERMSIG(status)), ") reading it; nothing was loaded");
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
+    KILN_FAIL(path, ": damaged or hostile HDF5 file: reading it failed outside Kiln's checks ",
+              "(out of memory?); nothing was loaded");
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    KILN_FAIL(path, ": damaged or hostile HDF5 file: reading it ended abnormally (exit status ",
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1, ", e.g. a sanitizer report); ",
+              "nothing was loaded");
+  }
+}
+
+}  // namespace kiln
