@@ -77,6 +77,18 @@ std::shared_ptr<Node> record(Tensor& output, const char* op, std::initializer_li
   return node;
 }
 
+namespace {
+thread_local const std::function<void(const Tensor&)>* t_leaf_hook = nullptr;
+}  // namespace
+
+LeafGradientHook::LeafGradientHook(std::function<void(const Tensor&)> on_leaf)
+    : on_leaf_(std::move(on_leaf)) {
+  KILN_CHECK(t_leaf_hook == nullptr, "LeafGradientHook: another one is active on this thread");
+  t_leaf_hook = &on_leaf_;
+}
+
+LeafGradientHook::~LeafGradientHook() { t_leaf_hook = nullptr; }
+
 void run_backward(const Tensor& root, const Tensor& grad) {
   if (!root.grad_fn()) {  // the loss is itself a leaf
     Tensor self = root;
@@ -111,6 +123,7 @@ void run_backward(const Tensor& root, const Tensor& grad) {
         } else {
           leaf.set_grad(grads[i].clone());  // a private copy: later backwards add into it
         }
+        if (t_leaf_hook != nullptr) (*t_leaf_hook)(leaf);
       }
     }
     // Free what this node saved as soon as it has run.

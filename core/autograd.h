@@ -51,6 +51,21 @@ class NoGradGuard {
   bool previous_;
 };
 
+// While one lives, backward calls `on_leaf(leaf)` on this thread each time it has written a
+// leaf's gradient (set or accumulated into), in the order backward reaches the leaves: what
+// data-parallel training (optim/gradient_sync.h) needs to start reducing gradients while
+// backward is still running. One at a time per thread; they do not nest.
+class LeafGradientHook {
+ public:
+  explicit LeafGradientHook(std::function<void(const Tensor& leaf)> on_leaf);
+  ~LeafGradientHook();
+  LeafGradientHook(const LeafGradientHook&) = delete;
+  LeafGradientHook& operator=(const LeafGradientHook&) = delete;
+
+ private:
+  std::function<void(const Tensor&)> on_leaf_;
+};
+
 // True when recording is on and some input requires a gradient: the op must record then.
 bool should_record(std::initializer_list<const Tensor*> inputs);
 

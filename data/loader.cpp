@@ -24,6 +24,10 @@ BatchLoader::BatchLoader(const ImageDataset& data, LoaderOptions options)
   KILN_CHECK(data_.n == 0 || data_.c == 3, "BatchLoader: images have ", data_.c,
              " channels; VGG preprocessing needs 3 (RGB)");
   options_.augment.check();
+  KILN_CHECK(options_.world >= 1 && options_.rank >= 0 && options_.rank < options_.world,
+             "BatchLoader: rank ", options_.rank, " of a world of ", options_.world);
+  KILN_CHECK(options_.batch_size % options_.world == 0, "BatchLoader: the global batch of ",
+             options_.batch_size, " images does not split evenly over ", options_.world, " ranks");
 }
 
 BatchLoader::~BatchLoader() {
@@ -31,8 +35,9 @@ BatchLoader::~BatchLoader() {
 }
 
 std::int64_t BatchLoader::batch_count() const {
-  const std::int64_t bs = options_.batch_size;
-  return options_.drop_last ? data_.n / bs : (data_.n + bs - 1) / bs;
+  const std::int64_t bs = options_.batch_size, full = data_.n / bs, rest = data_.n % bs;
+  if (options_.drop_last) return full;
+  return full + (rest > 0 && rest >= options_.world ? 1 : 0);
 }
 
 void BatchLoader::start_epoch(std::int64_t epoch) {
@@ -73,8 +78,12 @@ AffineParams BatchLoader::affine_params(std::int64_t epoch, std::int64_t index) 
 
 Batch BatchLoader::make_batch(std::int64_t b) const {
   const int h = static_cast<int>(data_.h), w = static_cast<int>(data_.w);
-  const std::int64_t first = b * options_.batch_size;
-  const std::int64_t count = std::min(options_.batch_size, data_.n - first);
+  // This rank's slice of global batch b.
+  const std::int64_t global_first = b * options_.batch_size;
+  const std::int64_t global_count = std::min(options_.batch_size, data_.n - global_first);
+  const std::int64_t first = global_first + global_count * options_.rank / options_.world;
+  const std::int64_t count =
+      global_first + global_count * (options_.rank + 1) / options_.world - first;
   Batch batch;
   batch.height = h;
   batch.width = w;

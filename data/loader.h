@@ -39,7 +39,7 @@ struct Batch {
   Tensor labels;                      // (B) int32
   std::vector<std::int64_t> indices;  // (B) the images' indices in the dataset
   // BatchForm::Pixels only: the images as stored and what the CPU path would apply to each.
-  std::vector<std::uint8_t> pixels;     // (B, H, W, 3) uint8 RGB
+  std::vector<std::uint8_t> pixels;      // (B, H, W, 3) uint8 RGB
   std::vector<AffineParams> transforms;  // (B); identity when augmentation is off
   int height = 0, width = 0;             // H, W (both forms)
 };
@@ -52,6 +52,12 @@ struct LoaderOptions {
   std::uint64_t seed = 0;
   bool prefetch = true;  // false: next() makes the batch itself (same results; for debugging)
   BatchForm form = BatchForm::Network;
+  // Data parallelism: this process is `rank` of `world`. batch_size stays the GLOBAL batch and
+  // must be divisible by world; every rank shuffles the same global order and takes its slice of
+  // each global batch (contiguous, sizes differing by at most one in a short last batch), so each
+  // image is in exactly one rank's batch per epoch, as PyTorch's DistributedSampler does. A last
+  // global batch with fewer images than ranks is dropped on every rank (with world 1 it is kept).
+  int rank = 0, world = 1;
   // Runs on each finished batch, on the thread that made it (the worker when prefetching), before
   // next() hands it out: extra preprocessing, tests. Whatever it throws comes out of next().
   std::function<void(Batch&)> on_batch;
@@ -66,7 +72,7 @@ class BatchLoader {
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
 
-  std::int64_t batch_count() const;              // batches per epoch
+  std::int64_t batch_count() const;              // batches per epoch (the same on every rank)
   std::int64_t epoch() const { return epoch_; }  // -1 before the first start_epoch
 
   // Shuffles for `epoch` (>= 0) and starts preparing its first batch. Any epoch, any order.
@@ -80,7 +86,7 @@ class BatchLoader {
   AffineParams affine_params(std::int64_t epoch, std::int64_t index) const;
 
  private:
-  Batch make_batch(std::int64_t b) const;  // batch b of the current epoch; writes no member
+  Batch make_batch(std::int64_t b) const;       // batch b of the current epoch; writes no member
   void gather_pixels(Batch& batch) const;       // BatchForm::Pixels: pixels and transforms
   void make_network_input(Batch& batch) const;  // BatchForm::Network: images
   void launch(std::int64_t b);

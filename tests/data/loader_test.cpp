@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <string>
 #include <thread>
 #include <type_traits>
 
@@ -242,6 +244,72 @@ TEST(BatchLoader, EmptyDatasetHasNoBatches) {
   EXPECT_EQ(loader.batch_count(), 0);
   loader.start_epoch(0);
   EXPECT_FALSE(loader.next().has_value());
+}
+
+}  // namespace
+}  // namespace kiln
+
+namespace kiln {
+namespace {
+
+// Data parallelism: the ranks' slices of each global batch are that batch, split in order.
+TEST(BatchLoaderShards, RanksSplitEachGlobalBatchInOrder) {
+  const ImageDataset ds = numbered(23);
+  LoaderOptions o;
+  o.batch_size = 6;  // 3 full global batches and one of 5: kept with 3 ranks (5 >= 3)
+  o.seed = 9;
+  BatchLoader whole(ds, o);
+  std::vector<std::unique_ptr<BatchLoader>> ranks;
+  for (int r = 0; r < 3; ++r) {
+    LoaderOptions ro = o;
+    ro.rank = r;
+    ro.world = 3;
+    ranks.push_back(std::make_unique<BatchLoader>(ds, ro));
+  }
+  for (const std::int64_t epoch : {0, 2}) {
+    const std::vector<Batch> expected = whole_epoch(whole, epoch);
+    ASSERT_EQ(expected.size(), 4u);
+    std::vector<std::vector<Batch>> got;
+    for (auto& r : ranks) got.push_back(whole_epoch(*r, epoch));
+    for (std::size_t b = 0; b < expected.size(); ++b) {
+      std::vector<std::int64_t> joined;
+      for (int r = 0; r < 3; ++r) {
+        ASSERT_EQ(got[r].size(), expected.size());
+        const std::vector<std::int64_t>& part = got[r][b].indices;
+        EXPECT_GE(part.size(), b < 3 ? 2u : 1u);  // 6 = 2+2+2; 5 = 1+2+2
+        joined.insert(joined.end(), part.begin(), part.end());
+      }
+      EXPECT_EQ(joined, expected[b].indices) << "epoch " << epoch << " batch " << b;
+    }
+  }
+}
+
+TEST(BatchLoaderShards, ALastBatchSmallerThanTheWorldIsDroppedOnEveryRank) {
+  const ImageDataset ds = numbered(14);  // 3 global batches of 4, then 2 images for 4 ranks
+  LoaderOptions o;
+  o.batch_size = 4;
+  o.world = 4;
+  for (int r = 0; r < 4; ++r) {
+    o.rank = r;
+    BatchLoader loader(ds, o);
+    EXPECT_EQ(loader.batch_count(), 3);
+    EXPECT_EQ(whole_epoch(loader, 0).size(), 3u);
+  }
+}
+
+TEST(BatchLoaderShards, RefusesABatchThatDoesNotSplitEvenly) {
+  const ImageDataset ds = numbered(8);
+  LoaderOptions o;
+  o.batch_size = 6;
+  o.world = 4;
+  try {
+    BatchLoader loader(ds, o);
+    FAIL() << "accepted a global batch of 6 over 4 ranks";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("global batch of 6 images does not split evenly over 4"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

@@ -1,0 +1,110 @@
+#include "optim/gradient_sync.h"
+
+#include <algorithm>
+
+#include "core/autograd.h"
+#include "core/error.h"
+
+namespace kiln {
+
+GradientSync::GradientSync(std::vector<Tensor> params, std::size_t bucket_bytes, bool overlap)
+    : params_(std::move(params)),
+      bucket_of_(params_.size()),
+      offset_of_(params_.size()),
+      overlap_(overlap) {
+  KILN_CHECK(bucket_bytes > 0, "GradientSync: bucket_bytes must be positive");
+  // Backward reaches the last layer's parameters first: fill buckets from the back.
+  for (std::size_t k = params_.size(); k-- > 0;) {
+    const Tensor& p = params_[k];
+    KILN_CHECK(p.dtype() == DType::Float32, "GradientSync: parameter ", k, " is ",
+               dtype_name(p.dtype()), "; data-parallel training reduces float32 gradients");
+    const std::size_t bytes = static_cast<std::size_t>(p.numel()) * sizeof(float);
+    if (buckets_.empty() ||
+        (!buckets_.back().params.empty() &&
+         buckets_.back().buffer.size() * sizeof(float) + bytes > bucket_bytes)) {
+      buckets_.emplace_back();
+    }
+    Bucket& b = buckets_.back();
+    index_of_[p.impl()] = k;
+    bucket_of_[k] = buckets_.size() - 1;
+    offset_of_[k] = b.buffer.size();
+    b.params.push_back(k);
+    b.buffer.resize(b.buffer.size() + static_cast<std::size_t>(p.numel()));
+  }
+}
+
+void GradientSync::start(Bucket& b) {
+  for (const std::size_t k : b.params) {
+    const Tensor g = params_[k].grad();
+    float* dst = b.buffer.data() + offset_of_[k];
+    const auto n = static_cast<std::size_t>(params_[k].numel());
+    if (!g.defined()) {
+      std::fill(dst, dst + n, 0.f);
+      continue;
+    }
+    const Tensor host = g.device() == Device::CPU ? g : g.to(Device::CPU);
+    const float* src = host.data<float>();
+    for (std::size_t i = 0; i < n; ++i) dst[i] = src[i] * scale_;
+  }
+  b.started = true;
+  b.sum = kernels::comm::start_allreduce_sum(b.buffer.data(),
+                                             static_cast<std::int64_t>(b.buffer.size()));
+}
+
+void GradientSync::on_gradient(const Tensor& leaf) {
+  // Parameters are found by identity: the hook sees every leaf backward reaches.
+  const auto it = index_of_.find(leaf.impl());
+  if (it == index_of_.end()) return;
+  const std::size_t k = it->second;
+  Bucket& b = buckets_[bucket_of_[k]];
+  KILN_CHECK(!b.started, "GradientSync: parameter ", k, " got a second gradient after its ",
+             "bucket's all-reduce started (is it used twice in the forward pass?)");
+  if (++b.ready == b.params.size() && overlap_) {
+    start(b);
+    ++started_early_;
+  }
+}
+
+void GradientSync::backward(const Tensor& loss, std::int64_t local_count) {
+  KILN_CHECK(local_count >= 0, "GradientSync: negative image count ", local_count);
+  if (kernels::comm::world().size == 1) {
+    loss.backward();
+    return;
+  }
+  std::int64_t global_count = local_count;
+  kernels::comm::allreduce_sum(&global_count, 1);
+  KILN_CHECK(global_count > 0, "GradientSync: no rank has an image in this step");
+  scale_ = static_cast<float>(local_count);
+  started_early_ = 0;
+  for (Bucket& b : buckets_) {
+    b.ready = 0;
+    b.started = false;
+  }
+  {
+    LeafGradientHook hook([this](const Tensor& leaf) { on_gradient(leaf); });
+    loss.backward();
+  }
+  for (Bucket& b : buckets_) {
+    if (!b.started) start(b);  // not overlapped, or a parameter got no gradient
+  }
+  const float inverse = 1.f / static_cast<float>(global_count);
+  for (Bucket& b : buckets_) {
+    b.sum.wait();
+    for (const std::size_t k : b.params) {
+      Tensor& p = params_[k];
+      const auto n = static_cast<std::size_t>(p.numel());
+      Tensor avg = Tensor::empty(p.shape());
+      float* dst = avg.data<float>();
+      const float* src = b.buffer.data() + offset_of_[k];
+      for (std::size_t i = 0; i < n; ++i) dst[i] = src[i] * inverse;
+      if (p.grad().defined()) {
+        Tensor g = p.grad();
+        g.copy_from(avg);
+      } else {
+        p.set_grad(avg.to(p.device()));
+      }
+    }
+  }
+}
+
+}  // namespace kiln
