@@ -538,7 +538,11 @@ H5File H5File::open_image(const std::vector<char>& image, const std::string& nam
   if (image.size() < sizeof kSignature || std::memcmp(image.data(), kSignature, 8) != 0) {
     KILN_FAIL(name, ": not an HDF5 file");
   }
-  H5Handle f(H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.id()));
+  // NOTE: HDF5 takes an in-memory file of the same name as one still open for that file, so
+  // each image gets a name of its own; `name` is only for messages.
+  static std::uint64_t images = 0;
+  const std::string internal = "kiln-image-" + std::to_string(++images);
+  H5Handle f(H5Fopen(internal.c_str(), H5F_ACC_RDONLY, fapl.id()));
   if (!f.valid()) fail(name, "cannot open the HDF5 file (truncated or damaged?)");
   return H5File(std::move(f), name);
 }
@@ -548,7 +552,9 @@ H5File H5File::create_in_memory(const std::string& name) {
   H5Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
   H5Pset_fclose_degree(fapl.id(), H5F_CLOSE_SEMI);
   if (H5Pset_fapl_core(fapl.id(), 1 << 20, 0) < 0) fail(name, "cannot set up an in-memory file");
-  H5Handle f(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()));
+  static std::uint64_t files = 0;  // unique, as in open_image
+  const std::string internal = "kiln-memory-" + std::to_string(++files);
+  H5Handle f(H5Fcreate(internal.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()));
   if (!f.valid()) fail(name, "cannot create the in-memory file");
   return H5File(std::move(f), name);
 }
