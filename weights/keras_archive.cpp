@@ -77,8 +77,7 @@ bool read_member(zip_t* z, const std::string& path, const char* name, std::vecto
   return true;
 }
 
-KerasJson parse_json(const std::vector<char>& text, const std::string& path,
-                          const char* name) {
+KerasJson parse_json(const std::vector<char>& text, const std::string& path, const char* name) {
   KerasJson j;
   try {
     j = KerasJson::parse(text.begin(), text.end());
@@ -165,16 +164,16 @@ void write_keras_archive(const std::string& path, const KerasJson& config,
         zip_source_free(src);
         KILN_FAIL(tmp, ": ", name, ": ", zip_strerror(z));
       }
-      KILN_CHECK(zip_set_file_compression(z, static_cast<zip_uint64_t>(index), ZIP_CM_STORE,
-                                          0) == 0,
-                 tmp, ": ", name, ": ", zip_strerror(z));
+      KILN_CHECK(
+          zip_set_file_compression(z, static_cast<zip_uint64_t>(index), ZIP_CM_STORE, 0) == 0, tmp,
+          ": ", name, ": ", zip_strerror(z));
     }
     if (zip_close(z) != 0) KILN_FAIL(tmp, ": cannot write the archive (", zip_strerror(z), ")");
     z = nullptr;
     fsync_path(tmp, false);
     if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-      KILN_FAIL(path, ": cannot move the written file ", tmp, " into place: ",
-                std::strerror(errno));
+      KILN_FAIL(path, ": cannot move the written file ", tmp,
+                " into place: ", std::strerror(errno));
     }
   } catch (...) {
     if (z != nullptr) zip_discard(z);

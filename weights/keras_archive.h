@@ -11,9 +11,8 @@
 #pragma once
 
 #include <functional>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "weights/hdf5.h"
 #include "weights/keras_weights.h"
@@ -24,9 +23,9 @@ namespace kiln {
 using KerasJson = nlohmann::ordered_json;
 
 struct KerasArchive {
-  KerasJson config;    // config.json
-  KerasJson metadata;  // metadata.json ({} when the archive has none)
-  KerasWeights weights;     // model.weights.h5, read by read_keras3_weights
+  KerasJson config;      // config.json
+  KerasJson metadata;    // metadata.json ({} when the archive has none)
+  KerasWeights weights;  // model.weights.h5, read by read_keras3_weights
 };
 
 // Reads the three members. Fails with one line naming the file: missing, not a zip (or

@@ -56,8 +56,8 @@ struct Walk {
       const J* lcfg = member(l, "config");
       std::string lname = lcfg != nullptr ? string_member(*lcfg, "name") : "";
       if (lname.empty()) lname = string_member(l, "name");
-      KILN_CHECK(!lcls.empty() && lcfg != nullptr && lcfg->is_object(), source, ": layer '",
-                 lname, "' has no class_name or config");
+      KILN_CHECK(!lcls.empty() && lcfg != nullptr && lcfg->is_object(), source, ": layer '", lname,
+                 "' has no class_name or config");
       if (functional) {
         const std::string input = called_on(l);
         if (lcls == "InputLayer" ? !previous.empty() : input != previous) {
@@ -78,14 +78,13 @@ struct Walk {
       const J* out = member(*cfg, "output_layers");
       // One output is ["name", 0, 0], or [["name", 0, 0]].
       if (out != nullptr && out->is_array() && out->size() == 1) out = &(*out)[0];
-      const std::string last = out != nullptr && out->is_array() && !out->empty() &&
-                                       (*out)[0].is_string()
-                                   ? (*out)[0].get<std::string>()
-                                   : "";
-      KILN_CHECK(last == previous, source, ": model '", name.empty() ? string_member(*cfg, "name")
-                                                                    : name,
-                 "' outputs ", out != nullptr ? out->dump() : "nothing",
-                 ", not its last layer '", previous, "'");
+      const std::string last =
+          out != nullptr && out->is_array() && !out->empty() && (*out)[0].is_string()
+              ? (*out)[0].get<std::string>()
+              : "";
+      KILN_CHECK(last == previous, source, ": model '",
+                 name.empty() ? string_member(*cfg, "name") : name, "' outputs ",
+                 out != nullptr ? out->dump() : "nothing", ", not its last layer '", previous, "'");
     }
   }
 
@@ -96,8 +95,8 @@ struct Walk {
     const J* nodes = member(layer, "inbound_nodes");
     if (nodes == nullptr || !nodes->is_array() || nodes->size() != 1) return "";
     const J& node = (*nodes)[0];
-    if (const J* args = member(node, "args"); args != nullptr && args->is_array() &&
-                                              args->size() == 1) {
+    if (const J* args = member(node, "args");
+        args != nullptr && args->is_array() && args->size() == 1) {
       const J* tcfg = member((*args)[0], "config");
       const J* history = tcfg != nullptr ? member(*tcfg, "keras_history") : nullptr;
       if (history != nullptr && history->is_array() && !history->empty() &&
@@ -139,7 +138,7 @@ struct Check {
     const J* d = member(*l.config, "dtype");
     if (d == nullptr || d->is_null()) return;
     const J* cfg = member(*d, "config");
-    const std::string name = d->is_string() ? d->get<std::string>()
+    const std::string name = d->is_string()   ? d->get<std::string>()
                              : cfg != nullptr ? string_member(*cfg, "name")
                                               : "";
     if (name != "float32") unsupported("computes in " + d->dump() + ", Kiln in float32");
@@ -229,8 +228,8 @@ ModelConfig model_config_from_keras(const KerasJson& config, const std::string& 
       conv.equals("activation", relu);
       conv.equals("use_bias", yes, &yes);
     }
-    const Check pool = next("MaxPooling2D", "VGG16's block" + std::to_string(b + 1) +
-                                                "_pool (MaxPooling2D, 2x2)");
+    const Check pool =
+        next("MaxPooling2D", "VGG16's block" + std::to_string(b + 1) + "_pool (MaxPooling2D, 2x2)");
     pool.pair("pool_size", 2);
     pool.pair("strides", 2, true);
     pool.equals("padding", valid, &valid);
@@ -360,14 +359,12 @@ void call_on(J& l, const std::string& name, const std::string& input, J input_sh
   l["name"] = name;
   l["inbound_nodes"] = J::array();
   if (input.empty()) return;
-  l["inbound_nodes"].push_back(
-      {{"args",
-        J::array({{{"class_name", "__keras_tensor__"},
-                   {"config",
-                    {{"shape", std::move(input_shape)},
-                     {"dtype", "float32"},
-                     {"keras_history", {input, 0, 0}}}}}})},
-       {"kwargs", J::object()}});
+  l["inbound_nodes"].push_back({{"args", J::array({{{"class_name", "__keras_tensor__"},
+                                                    {"config",
+                                                     {{"shape", std::move(input_shape)},
+                                                      {"dtype", "float32"},
+                                                      {"keras_history", {input, 0, 0}}}}}})},
+                                {"kwargs", J::object()}});
 }
 
 }  // namespace
@@ -410,11 +407,11 @@ KerasJson keras_config_of(const ModelConfig& config) {
   flatten_config["data_format"] = "channels_last";
   J dropout_config = common("dropout");
   dropout_config.update(J{{"rate", config.dropout}, {"seed", nullptr}, {"noise_shape", nullptr}});
-  J layers = J::array({input_layer(s, "input_layer_1"), base,
-                       layer("Flatten", flatten_config, shape({side, side, 512})),
-                       dense("dense", config.hidden, "relu", features),
-                       layer("Dropout", dropout_config),
-                       dense("dense_1", config.classes, "softmax", config.hidden)});
+  J layers =
+      J::array({input_layer(s, "input_layer_1"), base,
+                layer("Flatten", flatten_config, shape({side, side, 512})),
+                dense("dense", config.hidden, "relu", features), layer("Dropout", dropout_config),
+                dense("dense_1", config.classes, "softmax", config.hidden)});
   J top_config = common("sequential");
   top_config["layers"] = std::move(layers);
   top_config["build_input_shape"] = shape({s, s, 3});

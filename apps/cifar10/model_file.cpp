@@ -29,7 +29,8 @@ namespace {
 constexpr const char* kKerasVersion = "3.15.1";
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 bool is_keras_archive(const std::string& path) { return ends_with(path, ".keras"); }
@@ -41,7 +42,8 @@ std::map<std::string, std::string> facts_from_metadata(const KerasJson& metadata
   for (const auto& [key, value] : metadata.items()) {
     if (key.rfind("kiln_", 0) != 0) continue;
     if (key == "kiln_class_names" && value.is_array()) {
-      for (const KerasJson& n : value) class_names.push_back(n.is_string() ? n.get<std::string>() : n.dump());
+      for (const KerasJson& n : value)
+        class_names.push_back(n.is_string() ? n.get<std::string>() : n.dump());
     } else if (value.is_string()) {
       facts[key.substr(5)] = value.get<std::string>();
     }
@@ -259,11 +261,10 @@ std::string load_base_weights(const std::string& path, Module& model) {
   options.allow_missing = true;  // the head is new
   options.allow_unused = true;   // fc1, fc2, predictions of a with-top file
   // A .keras archive's weights load as its model.weights.h5 would; its config is not needed.
-  const LoadReport report =
-      is_keras_archive(path)
-          ? assign_keras_weights(read_keras_archive(path).weights, model, options,
-                                 path + "/model.weights.h5")
-          : load_weights(path, model, options);
+  const LoadReport report = is_keras_archive(path)
+                                ? assign_keras_weights(read_keras_archive(path).weights, model,
+                                                       options, path + "/model.weights.h5")
+                                : load_weights(path, model, options);
   const std::set<std::string> head{"dense", "dense_1"};
   std::vector<std::string> missing_base;
   for (const std::string& m : report.missing) {
@@ -285,11 +286,10 @@ void save_model_file(const std::string& path, const Module& model,
     KerasJson metadata = {{"keras_version", kKerasVersion}, {"date_saved", date_saved()}};
     metadata["kiln_class_names"] = class_names;
     for (const auto& [key, value] : facts) metadata["kiln_" + key] = value;
-    write_keras_archive(path, keras_config_of(config_of(model, facts)), metadata,
-                        [&](H5Group& root) {
-                          write_keras3_weights(root, layers, "sequential",
-                                               {{"functional", "vgg16"}});
-                        });
+    write_keras_archive(
+        path, keras_config_of(config_of(model, facts)), metadata, [&](H5Group& root) {
+          write_keras3_weights(root, layers, "sequential", {{"functional", "vgg16"}});
+        });
     return;
   }
   const bool nested = layout == KerasLayout::Nested;

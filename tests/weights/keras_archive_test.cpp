@@ -100,12 +100,15 @@ TEST(KerasArchive, BrokenArchivesFailNamingTheFileAndTheMember) {
         {"not_hdf5.keras/model.weights.h5: not an HDF5 file"});
   fails("half_hdf5.keras", {m[0], m[1], {"model.weights.h5", m[2].bytes.substr(0, 1500)}},
         {"half_hdf5.keras/model.weights.h5"});
-  fails("legacy.keras", {m[0], m[1], {"model.weights.h5", [&] {
-                                        test::write_keras_style(dir.file("legacy.h5"),
-                                                                test::KerasStyle::TfKeras2, {});
-                                        const auto b = test::file_bytes(dir.file("legacy.h5"));
-                                        return std::string(b.begin(), b.end());
-                                      }()}},
+  fails("legacy.keras",
+        {m[0],
+         m[1],
+         {"model.weights.h5",
+          [&] {
+            test::write_keras_style(dir.file("legacy.h5"), test::KerasStyle::TfKeras2, {});
+            const auto b = test::file_bytes(dir.file("legacy.h5"));
+            return std::string(b.begin(), b.end());
+          }()}},
         {"legacy.keras/model.weights.h5", "layers group"});
 
   // Truncated: the central directory at the end is gone.
