@@ -153,11 +153,15 @@ struct Check {
   }
 };
 
-// (None, S, S, 3) from an InputLayer's batch_shape (Keras 3) or batch_input_shape (Keras 2).
+// S from an InputLayer's batch_shape (Keras 3) or batch_input_shape (Keras 2), (None, S, S, 3);
+// 0 for (None, None, None, 3), a base that takes any size (VGG16() without input_shape).
 std::int64_t input_size(const std::string& source, const Layer& l) {
   const Check check{source, l};
   const J* shape = member(*l.config, "batch_shape");
   if (shape == nullptr) shape = member(*l.config, "batch_input_shape");
+  const bool any = shape != nullptr && shape->is_array() && shape->size() == 4 &&
+                   (*shape)[1].is_null() && (*shape)[2].is_null() && (*shape)[3] == 3;
+  if (any) return 0;
   const bool ok = shape != nullptr && shape->is_array() && shape->size() == 4 &&
                   (*shape)[1].is_number_integer() && (*shape)[1] == (*shape)[2] &&
                   (*shape)[3] == 3 && (*shape)[1].get<std::int64_t>() >= 32;
@@ -192,6 +196,7 @@ ModelConfig model_config_from_keras(const KerasJson& config, const std::string& 
   out.image_size = 0;
   for (; i < L.size() && L[i].class_name == "InputLayer"; ++i) {
     const std::int64_t s = input_size(source, L[i]);
+    if (s == 0) continue;
     if (out.image_size != 0 && s != out.image_size) {
       Check{source, L[i]}.unsupported("its size " + std::to_string(s) + " differs from the " +
                                       "first input's " + std::to_string(out.image_size));

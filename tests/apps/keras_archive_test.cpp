@@ -67,6 +67,12 @@ void expect_config(const app::ModelConfig& got, const app::ModelConfig& want) {
 TEST(KerasConfig, ReadsTheRecipeFromWhatKeras315Wrote) {
   expect_config(app::model_config_from_keras(nested_config(), "nested"), {32, 256, 10, 0.5});
   expect_config(app::model_config_from_keras(flat_config(), "flat"), {32, 256, 10, 0.5});
+  // VGG16(include_top=False) without input_shape takes any size; the Sequential's input says.
+  J any = nested_config();
+  any["config"]["layers"][1]["config"]["layers"][0]["config"]["batch_shape"] = {nullptr, nullptr,
+                                                                                nullptr, 3};
+  any["config"]["layers"][0]["config"]["batch_shape"] = {nullptr, 64, 64, 3};
+  expect_config(app::model_config_from_keras(any, "any"), {64, 256, 10, 0.5});
 }
 
 TEST(KerasConfig, WritesWhatKeras315Writes) {

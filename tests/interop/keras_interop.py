@@ -6,7 +6,8 @@
     input_shape=(32, 32, 3)), Flatten(), Dense(256, relu), Dropout(0.5), Dense(10, softmax)]),
     as .keras, .weights.h5 and legacy .h5, and a flat functional model of the same layers as
     .keras and .h5 (the .h5 with the head named flatten, dense, dropout, dense_1, which Kiln's
-    legacy reader looks for); `cifar10 predict` on each must give Keras' probabilities.
+    legacy reader looks for), and two other spellings of the recipe as .keras; `cifar10 predict`
+    on each must give Keras' probabilities.
 (b) Kiln writes best.keras, best.h5 (nested and flat) and best.weights.h5; Keras loads them
     (keras.saving.load_model, model.load_weights) and must predict what Kiln predicts.
 Also: the config.json Kiln writes equals Keras' own for the same model, and the fixtures in
@@ -90,7 +91,8 @@ def kiln_probabilities(binary, model, batch, csv_path):
     kiln(binary, "predict", "--model", model, batch, "--out", csv_path)
     with open(csv_path) as f:
         rows = list(csv.DictReader(f))
-    return np.array([[float(r[f"p{i}"]) for i in range(10)] for r in rows])
+    classes = sum(1 for k in rows[0] if re.fullmatch(r"p\d+", k))
+    return np.array([[float(r[f"p{i}"]) for i in range(classes)] for r in rows])
 
 
 def without_shared_ids(j):
@@ -137,6 +139,22 @@ def main():
              "flat.h5": (flat_named, flat_named.save)}
     for name, (model, save) in files.items():
         save(f"{work}/{name}")
+        check(f"Keras wrote {name}, cifar10 predict",
+              kiln_probabilities(binary, f"{work}/{name}", batch, f"{work}/{name}.csv"),
+              model.predict(x, verbose=0))
+
+    # Two other ways to write the recipe, with another head: a Functional model calling the base
+    # as one layer, and a Sequential with its own Input over a VGG16 built for any size.
+    inp = keras.Input((32, 32, 3))
+    y = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))(inp)
+    y = layers.Dropout(0.25)(layers.Dense(32, activation="relu")(layers.Flatten()(y)))
+    called = keras.Model(inp, layers.Dense(3, activation="softmax")(y))
+    any_size = keras.Sequential([keras.Input((32, 32, 3)),
+                                 keras.applications.VGG16(include_top=False, weights=None),
+                                 layers.Flatten(), layers.Dense(16, activation="relu"),
+                                 layers.Dropout(0.1), layers.Dense(4, activation="softmax")])
+    for name, model in (("called.keras", called), ("any_size.keras", any_size)):
+        model.save(f"{work}/{name}")
         check(f"Keras wrote {name}, cifar10 predict",
               kiln_probabilities(binary, f"{work}/{name}", batch, f"{work}/{name}.csv"),
               model.predict(x, verbose=0))
