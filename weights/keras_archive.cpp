@@ -53,23 +53,14 @@ bool read_member(zip_t* z, const std::string& path, const char* name, std::vecto
   KILN_CHECK(f != nullptr, path, ": ", name, ": cannot open it (", zip_strerror(z), ")");
   out.assign(static_cast<std::size_t>(st.size), '\0');
   std::size_t got = 0;
-  std::string error;
-  // NOTE: libzip checks the CRC only once a read reaches the end, so read until it returns 0.
-  for (;;) {
-    char probe;
-    char* at = got < out.size() ? out.data() + got : &probe;
-    const zip_int64_t n = zip_fread(f, at, got < out.size() ? out.size() - got : 1);
-    if (n < 0) {
-      error = zip_file_strerror(f);
-      break;
-    }
-    if (n == 0) break;
-    if (got >= out.size()) {
-      error = "longer than its recorded size";
-      break;
-    }
+  zip_int64_t n = 1;
+  while (got < out.size() && (n = zip_fread(f, out.data() + got, out.size() - got)) > 0) {
     got += static_cast<std::size_t>(n);
   }
+  // NOTE: libzip checks the CRC when a read reaches the member's end, so read once more there.
+  char extra;
+  if (n > 0) n = zip_fread(f, &extra, 1);
+  const std::string error = n < 0 ? zip_file_strerror(f) : n > 0 ? "longer than recorded" : "";
   zip_fclose(f);
   KILN_CHECK(error.empty(), path, ": ", name, ": cannot read it (", error, "; damaged archive?)");
   KILN_CHECK(got == out.size(), path, ": ", name, ": ", got, " of its ", out.size(),

@@ -119,6 +119,16 @@ TEST(KerasArchive, BrokenArchivesFailNamingTheFileAndTheMember) {
   std::string msg = error_of([&] { read_keras_archive(dir.file("half.keras")); });
   EXPECT_NE(msg.find("half.keras: not a readable zip archive"), std::string::npos) << msg;
 
+  // One byte changed inside the stored weights (the archive's middle): libzip's CRC check.
+  std::vector<char> flipped = bytes;
+  flipped[flipped.size() / 2] ^= 0x5a;
+  std::ofstream(dir.file("flipped.keras"), std::ios::binary)
+      .write(flipped.data(), static_cast<std::streamsize>(flipped.size()));
+  msg = error_of([&] { read_keras_archive(dir.file("flipped.keras")); });
+  EXPECT_NE(msg.find("flipped.keras: model.weights.h5: cannot read it (CRC error"),
+            std::string::npos)
+      << msg;
+
   msg = error_of([&] { read_keras_archive(dir.file("absent.keras")); });
   EXPECT_NE(msg.find("absent.keras: no such file"), std::string::npos) << msg;
 }
