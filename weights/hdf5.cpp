@@ -541,10 +541,8 @@ H5File H5File::open_read(const std::string& path) {
     char magic[4] = {};
     std::ifstream(path, std::ios::binary).read(magic, sizeof magic);
     if (std::memcmp(magic, "PK\x03\x04", 4) == 0) {
-      KILN_FAIL(path, ": not an HDF5 file but a zip archive (a Keras 3 .keras model?), which ",
-                "Kiln does not read yet; save the weights with model.save_weights(",
-                "'model.weights.h5') or model.save('model.h5'), or unzip the archive and pass its ",
-                "model.weights.h5");
+      KILN_FAIL(path, ": not an HDF5 file but a zip archive (a Keras 3 .keras model?); Kiln ",
+                "reads those when the file's name ends in .keras");
     }
     KILN_FAIL(path, ": not an HDF5 file");
   }
@@ -568,6 +566,51 @@ H5File H5File::create(const std::string& path) {
   H5Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()));
   if (!f.valid()) fail(path, "cannot create the file");
   return H5File(std::move(f), path);
+}
+
+H5File H5File::open_image(const std::vector<char>& image, const std::string& name) {
+  ensure_hdf5_quiet();
+  H5Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
+  if (H5Pset_fapl_core(fapl.id(), 1 << 20, 0) < 0 ||
+      H5Pset_file_image(fapl.id(), const_cast<char*>(image.data()), image.size()) < 0) {
+    fail(name, "cannot hand the file's image to HDF5");
+  }
+  // NOTE: H5Fis_hdf5 cannot look at an image, so "not HDF5" is the signature check here.
+  static const char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+  if (image.size() < sizeof kSignature || std::memcmp(image.data(), kSignature, 8) != 0) {
+    KILN_FAIL(name, ": not an HDF5 file");
+  }
+  // NOTE: HDF5 takes an in-memory file of the same name as one still open for that file, so
+  // each image gets a name of its own; `name` is only for messages.
+  static std::uint64_t images = 0;
+  const std::string internal = "kiln-image-" + std::to_string(++images);
+  H5Handle f(H5Fopen(internal.c_str(), H5F_ACC_RDONLY, fapl.id()));
+  if (!f.valid()) fail(name, "cannot open the HDF5 file (truncated or damaged?)");
+  return H5File(std::move(f), name);
+}
+
+H5File H5File::create_in_memory(const std::string& name) {
+  ensure_hdf5_quiet();
+  H5Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
+  H5Pset_fclose_degree(fapl.id(), H5F_CLOSE_SEMI);
+  if (H5Pset_fapl_core(fapl.id(), 1 << 20, 0) < 0) fail(name, "cannot set up an in-memory file");
+  static std::uint64_t files = 0;  // unique, as in open_image
+  const std::string internal = "kiln-memory-" + std::to_string(++files);
+  H5Handle f(H5Fcreate(internal.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()));
+  if (!f.valid()) fail(name, "cannot create the in-memory file");
+  return H5File(std::move(f), name);
+}
+
+std::vector<char> H5File::image() const {
+  KILN_CHECK(file_.valid(), path_, ": the file is closed");
+  if (H5Fflush(file_.id(), H5F_SCOPE_GLOBAL) < 0) fail(path_, "cannot flush the file");
+  const ssize_t size = H5Fget_file_image(file_.id(), nullptr, 0);
+  if (size < 0) fail(path_, "cannot get the file's image");
+  std::vector<char> out(static_cast<std::size_t>(size));
+  if (H5Fget_file_image(file_.id(), out.data(), out.size()) != size) {
+    fail(path_, "cannot copy the file's image");
+  }
+  return out;
 }
 
 H5Group H5File::root() const {

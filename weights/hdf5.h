@@ -132,6 +132,10 @@ class H5File {
   static H5File open_read_surveyed(const std::string& path);
   // Creates (truncating) a file to write. Prefer write_h5_atomically.
   static H5File create(const std::string& path);
+  // The same in memory (the core driver, no backing store), for a file inside an archive:
+  // `image` is the whole file (copied), `name` is what errors call it ("m.keras/model.weights.h5").
+  static H5File open_image(const std::vector<char>& image, const std::string& name);
+  static H5File create_in_memory(const std::string& name);
 
   ~H5File() = default;  // the handle closes itself; errors then are ignored
   H5File(H5File&&) noexcept = default;
@@ -142,6 +146,8 @@ class H5File {
   // Flushes and closes, throwing on failure (a file being written must be closed this way before
   // anyone trusts it). Every group and dataset opened from it must be closed already.
   void close();
+  // The bytes of a file made by create_in_memory, as they would be on disk (flushed first).
+  std::vector<char> image() const;
 
  private:
   H5File(H5Handle file, std::string path) : file_(std::move(file)), path_(std::move(path)) {}

@@ -2,16 +2,20 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <set>
 
 #include "apps/cifar10/device.h"
+#include "apps/cifar10/keras_config.h"
 #include "apps/cifar10/options.h"
 #include "core/error.h"
 #include "data/cifar10.h"
+#include "layers/dropout.h"
 #include "layers/vgg16.h"
 #include "weights/hdf5.h"
 #include "weights/keras3_weights.h"
+#include "weights/keras_archive.h"
 #include "weights/keras_weights.h"
 #include "weights/model_weights.h"
 
@@ -20,6 +24,65 @@ namespace kiln::app {
 namespace fs = std::filesystem;
 
 namespace {
+
+// The Keras version a .keras archive says wrote it: the format Kiln follows (keras_config.h).
+constexpr const char* kKerasVersion = "3.15.1";
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool is_keras_archive(const std::string& path) { return ends_with(path, ".keras"); }
+
+// The kiln_* entries of a .keras archive's metadata.json, unprefixed; class names apart.
+std::map<std::string, std::string> facts_from_metadata(const KerasJson& metadata,
+                                                       std::vector<std::string>& class_names) {
+  std::map<std::string, std::string> facts;
+  for (const auto& [key, value] : metadata.items()) {
+    if (key.rfind("kiln_", 0) != 0) continue;
+    if (key == "kiln_class_names" && value.is_array()) {
+      for (const KerasJson& n : value)
+        class_names.push_back(n.is_string() ? n.get<std::string>() : n.dump());
+    } else if (value.is_string()) {
+      facts[key.substr(5)] = value.get<std::string>();
+    }
+  }
+  return facts;
+}
+
+// The head's sizes as the model holds them, and the image size the facts record when it fits.
+ModelConfig config_of(const Module& model, const std::map<std::string, std::string>& facts) {
+  ModelConfig out;
+  const KerasWeights w = model_to_keras_weights(model);
+  const KerasLayer* dense = w.find("dense");
+  const KerasLayer* dense_1 = w.find("dense_1");
+  KILN_CHECK(dense != nullptr && dense_1 != nullptr && !dense->weights.empty() &&
+                 !dense_1->weights.empty(),
+             "model: no dense and dense_1 layers, so not the classifier");
+  out.hidden = dense->weights[0].shape.at(1);
+  out.classes = dense_1->weights[0].shape.at(1);
+  const auto side = static_cast<std::int64_t>(
+      std::llround(std::sqrt(static_cast<double>(dense->weights[0].shape.at(0)) / 512.0)));
+  out.image_size = 32 * side;
+  auto size = facts.find("image_size");
+  if (size != facts.end() && std::atoll(size->second.c_str()) / 32 == side) {
+    out.image_size = std::atoll(size->second.c_str());
+  }
+  for (const auto& layer : leaf_layers(model)) {
+    if (const auto* d = dynamic_cast<const Dropout*>(layer.get())) out.dropout = d->rate();
+  }
+  return out;
+}
+
+std::string date_saved() {  // Keras' datetime.now().strftime("%Y-%m-%d@%H:%M:%S")
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d@%H:%M:%S", &local);
+  return buf;
+}
 
 void collect(const std::shared_ptr<Module>& m, std::vector<std::shared_ptr<Module>>& out) {
   if (m->children().empty()) out.push_back(m);
@@ -74,11 +137,40 @@ std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> head_kernel_shap
   return {dense_kernel_shape(w, "dense", path), dense_kernel_shape(w, "dense_1", path)};
 }
 
+// The classifier a weights file holds: the head's sizes from its Dense kernels, the image size
+// from dense's inputs (512 * side^2), refined by the file's image_size fact when it fits.
+ModelConfig config_from_weights(const KerasWeights& weights,
+                                const std::map<std::string, std::string>& facts,
+                                const std::string& path) {
+  ModelConfig config;
+  const auto [dense, dense_1] = head_kernel_shapes(weights, path);
+  KILN_CHECK(dense[1] == dense_1[0], path, ": dense has ", dense[1], " units but dense_1 takes ",
+             dense_1[0], " inputs");
+  const auto side = static_cast<std::int64_t>(std::llround(std::sqrt(dense[0] / 512.0)));
+  KILN_CHECK(side >= 1 && 512 * side * side == dense[0], path, ": dense takes ", dense[0],
+             " inputs, not 512 * k^2 as after VGG16's base");
+  config.hidden = dense[1];
+  config.classes = dense_1[1];
+  config.image_size = 32 * side;
+  auto size = facts.find("image_size");
+  if (size != facts.end()) {
+    const std::int64_t s = std::atoll(size->second.c_str());
+    if (s / 32 == side) config.image_size = s;
+  }
+  return config;
+}
+
 }  // namespace
 
 std::map<std::string, std::string> read_model_facts(const std::string& path,
                                                     std::vector<std::string>* names_out) {
   std::vector<std::string> class_names;
+  if (is_keras_archive(path)) {
+    std::map<std::string, std::string> facts =
+        facts_from_metadata(read_keras_archive(path).metadata, class_names);
+    if (names_out != nullptr) *names_out = class_names;
+    return facts;
+  }
   std::map<std::string, std::string> facts;
   const H5File file = H5File::open_read(path);
   const H5Group root = file.root();
@@ -168,7 +260,11 @@ std::string load_base_weights(const std::string& path, Module& model) {
   LoadOptions options;
   options.allow_missing = true;  // the head is new
   options.allow_unused = true;   // fc1, fc2, predictions of a with-top file
-  const LoadReport report = load_weights(path, model, options);
+  // A .keras archive's weights load as its model.weights.h5 would; its config is not needed.
+  const LoadReport report = is_keras_archive(path)
+                                ? assign_keras_weights(read_keras_archive(path).weights, model,
+                                                       options, path + "/model.weights.h5")
+                                : load_weights(path, model, options);
   const std::set<std::string> head{"dense", "dense_1"};
   std::vector<std::string> missing_base;
   for (const std::string& m : report.missing) {
@@ -184,10 +280,20 @@ std::string load_base_weights(const std::string& path, Module& model) {
 void save_model_file(const std::string& path, const Module& model,
                      const std::vector<std::string>& class_names,
                      const std::map<std::string, std::string>& facts, KerasLayout layout) {
+  if (is_keras_archive(path)) {
+    // Keras' load_model rebuilds the model from config.json, so one layout (nested) serves all.
+    const std::vector<Keras3Entry> layers = model_to_keras3_layers(model, {"vgg16"});
+    KerasJson metadata = {{"keras_version", kKerasVersion}, {"date_saved", date_saved()}};
+    metadata["kiln_class_names"] = class_names;
+    for (const auto& [key, value] : facts) metadata["kiln_" + key] = value;
+    write_keras_archive(
+        path, keras_config_of(config_of(model, facts)), metadata, [&](H5Group& root) {
+          write_keras3_weights(root, layers, "sequential", {{"functional", "vgg16"}});
+        });
+    return;
+  }
   const bool nested = layout == KerasLayout::Nested;
-  const std::string suffix = ".weights.h5";
-  const bool keras3 = path.size() >= suffix.size() &&
-                      path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+  const bool keras3 = ends_with(path, ".weights.h5");
   KerasWeights weights;
   std::vector<Keras3Entry> keras3_layers;
   if (keras3) {
@@ -209,23 +315,22 @@ void save_model_file(const std::string& path, const Module& model,
 }
 
 LoadedModel load_model_file(const std::string& path) {
-  const KerasWeights weights = read_keras_weights(path);
   LoadedModel out;
-  out.facts = read_model_facts(path, &out.class_names);
-  const auto [dense, dense_1] = head_kernel_shapes(weights, path);
-  KILN_CHECK(dense[1] == dense_1[0], path, ": dense has ", dense[1], " units but dense_1 takes ",
-             dense_1[0], " inputs");
-  // in_features = 512 * side^2, side = image_size / 32 (floored); the file may say the size.
-  const auto side = static_cast<std::int64_t>(std::llround(std::sqrt(dense[0] / 512.0)));
-  KILN_CHECK(side >= 1 && 512 * side * side == dense[0], path, ": dense takes ", dense[0],
-             " inputs, not 512 * k^2 as after VGG16's base");
-  out.config.hidden = dense[1];
-  out.config.classes = dense_1[1];
-  out.config.image_size = 32 * side;
-  auto size = out.facts.find("image_size");
-  if (size != out.facts.end()) {
-    const std::int64_t s = std::atoll(size->second.c_str());
-    if (s / 32 == side) out.config.image_size = s;
+  KerasWeights weights;
+  std::string source = path;
+  if (is_keras_archive(path)) {
+    // The architecture comes from config.json; the weights match as Keras' loader matches
+    // them, by class and order within each model (keras3_weights.h), whatever they are named.
+    KerasArchive archive = read_keras_archive(path);
+    out.config = model_config_from_keras(archive.config, path + "/config.json");
+    out.facts = facts_from_metadata(archive.metadata, out.class_names);
+    weights = std::move(archive.weights);
+    weights.names_from_file = false;
+    source = path + "/model.weights.h5";
+  } else {
+    weights = read_keras_weights(path);
+    out.facts = read_model_facts(path, &out.class_names);
+    out.config = config_from_weights(weights, out.facts, path);
   }
   if (out.class_names.size() != static_cast<std::size_t>(out.config.classes)) {
     out.class_names.clear();
@@ -237,7 +342,7 @@ LoadedModel load_model_file(const std::string& path) {
   Generator init(0);  // every weight is overwritten by the file's
   out.model = build_classifier(out.config, init);
   LoadOptions options;  // every layer must be in the file; extra layers are ignored
-  assign_keras_weights(weights, *out.model, options, path);
+  assign_keras_weights(weights, *out.model, options, source);
   out.model->to(compute_device());
   out.model->eval();
   return out;

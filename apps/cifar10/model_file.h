@@ -4,11 +4,15 @@
 //     flat: KerasLayout below) with root
 //     attributes that predict and evaluate use: kiln_class_names (string array), and the strings
 //     kiln_image_size, kiln_seed, kiln_val_split, kiln_data, kiln_epoch, kiln_val_loss;
+//     or best.weights.h5 (Keras 3's weights layout), the same attributes at its root; or
+//     best.keras (weights/keras_archive.h), the same facts as kiln_* keys of its metadata.json;
 //   - last.h5, a checkpoint (weights/checkpoint.h), keeps the same facts as notes with the same
 //     keys without the prefix ("class_names" joins the names with newlines).
-// A model file's head is read from its layers, so any file train wrote, or that Keras wrote for
+// A weights file's head is read from its layers, so any file train wrote, or that Keras wrote for
 // the same architecture, loads: dense's kernel (in, hidden) and dense_1's (hidden, classes); in
-// a Keras 3 .weights.h5 whose layers are not so named, its two Dense layers in order.
+// a Keras 3 .weights.h5 whose layers are not so named, its two Dense layers in order. A .keras
+// file's architecture is read from its config.json (keras_config.h). Files are told apart by
+// name: ".keras", ".weights.h5", else legacy HDF5.
 #pragma once
 
 #include <cstdint>
@@ -51,8 +55,9 @@ std::string load_base_weights(const std::string& path, Module& model);
 // flat, the base's layers at the top, as a single functional model's file has them.
 enum class KerasLayout { Nested, Flat };
 
-// Writes `model` as a Keras weights file with the kiln_* attributes above, atomically: Keras 3's
-// .weights.h5 layout when the path ends in ".weights.h5", the legacy layout otherwise.
+// Writes `model` with the kiln_* facts above, atomically: a .keras archive when the path ends in
+// ".keras" (always nested; `layout` is for the others), Keras 3's .weights.h5 layout when it ends
+// in ".weights.h5", the legacy layout otherwise.
 void save_model_file(const std::string& path, const Module& model,
                      const std::vector<std::string>& class_names,
                      const std::map<std::string, std::string>& facts,

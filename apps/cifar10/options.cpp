@@ -257,12 +257,14 @@ Parser train_parser(TrainOptions& o) {
              }
              o.keras_layout = v;
            });
-  p.option("--save-format", "h5|weights.h5",
-           "the best model file: OUT/best.h5, Keras' legacy layout (default), or "
-           "OUT/best.weights.h5, Keras 3's own",
+  p.option("--save-format", "h5|weights.h5|keras",
+           "the best model file: OUT/best.h5, Keras' legacy layout (default); "
+           "OUT/best.weights.h5, Keras 3's weights; or OUT/best.keras, a whole Keras 3 model "
+           "for keras.saving.load_model",
            [&o](const std::string& v) {
-             if (v != "h5" && v != "weights.h5") {
-               throw UsageError("--save-format: expected h5 or weights.h5, got '" + v + "'");
+             if (v != "h5" && v != "weights.h5" && v != "keras") {
+               throw UsageError("--save-format: expected h5, weights.h5 or keras, got '" + v +
+                                "'");
              }
              o.save_format = v;
            });

@@ -70,7 +70,9 @@ struct TrainOptions {
   // convolutions as top-level layers, as Keras saves one functional model of all the layers.
   std::string keras_layout = "nested";
   // --save-format: "h5" (default) writes OUT/best.h5, Keras' legacy layout; "weights.h5" writes
-  // OUT/best.weights.h5, Keras 3's model.save_weights layout, instead.
+  // OUT/best.weights.h5, Keras 3's model.save_weights layout; "keras" OUT/best.keras, a Keras 3
+  // model archive (config and weights) that keras.saving.load_model loads with no code. h5 stays
+  // the default: every Keras since 1.x and tf.keras 2 reads it, a .keras only Keras 3.
   std::string save_format = "h5";
 
   double effective_lr() const { return lr > 0 ? lr : (weights == "none" ? 1e-4 : 1e-3); }

@@ -146,8 +146,7 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
   const std::string last_path = (out_dir / "last.h5").string();
   std::map<std::string, std::string> resumed_facts;
   const TrainOptions o = cli.resume ? resumed_options(last_path, args, resumed_facts) : cli;
-  const std::string best_path =
-      (out_dir / (o.save_format == "weights.h5" ? "best.weights.h5" : "best.h5")).string();
+  const std::string best_path = (out_dir / ("best." + o.save_format)).string();
   std::vector<std::string> recorded = split(resumed_facts["args"], kArgSeparator);
   for (const std::string& a : recordable_train_args(args)) recorded.push_back(a);
   // main applied this command line's --deterministic; a resumed run also takes its checkpoint's.

@@ -7,6 +7,7 @@
 
 #include "apps/cifar10/model_file.h"
 #include "tests/apps/app_runner.h"
+#include "tests/apps/keras3_layout.h"
 #include "tests/weights/keras_files.h"
 #include "weights/model_weights.h"
 
@@ -16,40 +17,6 @@ namespace {
 std::string text_of(const std::string& path) {
   const std::vector<std::uint8_t> b = read_bytes(path);
   return std::string(b.begin(), b.end());
-}
-
-// Kiln's classifier (random init, 10 classes, hidden 256) as Keras holds its weights.
-KerasWeights classifier_weights() {
-  Generator init(11);
-  return model_to_keras_weights(*app::build_classifier(app::ModelConfig{}, init));
-}
-
-// The recipe's model as Keras 3 keys it: Sequential([VGG16 base, Flatten, Dense, Dropout,
-// Dense]) (nested: the base is "functional", with its InputLayer) or one flat Functional model.
-std::vector<Keras3Layer> keras3_layout(const KerasWeights& flat, bool nested) {
-  std::vector<std::pair<std::string, int>> used;  // (container|class, count): _get_unique_name
-  const auto key = [&](const std::string& container, const std::string& cls) {
-    const std::string slot = container + "|" + cls;
-    auto it =
-        std::find_if(used.begin(), used.end(), [&](const auto& u) { return u.first == slot; });
-    if (it == used.end()) it = used.insert(used.end(), {slot, 0});
-    const std::string k = it->second == 0 ? cls : cls + "_" + std::to_string(it->second);
-    ++it->second;
-    return container.empty() ? k : container + "/" + k;
-  };
-  const std::string base = nested ? "functional" : "";
-  std::vector<Keras3Layer> out{{key(base, "input_layer"), {"input_layer", {}}}};
-  for (const KerasLayer& l : flat.layers) {
-    const bool in_base = l.name.rfind("block", 0) == 0;
-    const std::string cls = l.name.find("conv") != std::string::npos     ? "conv2d"
-                            : l.name.find("pool") != std::string::npos   ? "max_pooling2d"
-                            : l.name == "flatten" || l.name == "dropout" ? l.name
-                                                                         : "dense";
-    RefLayer ref{l.name, {}};
-    for (const KerasWeight& w : l.weights) ref.weights.push_back({"", w.shape, w.data});
-    out.push_back({key(in_base ? base : "", cls), ref});
-  }
-  return out;
 }
 
 class Keras3Files : public ::testing::Test {
