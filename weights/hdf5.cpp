@@ -546,7 +546,7 @@ H5File H5File::open_read(const std::string& path) {
     }
     KILN_FAIL(path, ": not an HDF5 file");
   }
-  survey_hdf5_in_child(path);
+  survey_hdf5_in_child(path, [&path] { return open_read_surveyed(path); });
   return open_read_surveyed(path);
 }
 
@@ -569,6 +569,12 @@ H5File H5File::create(const std::string& path) {
 }
 
 H5File H5File::open_image(const std::vector<char>& image, const std::string& name) {
+  // The child inherits the image: an archive's weights are surveyed as a file on disk is.
+  survey_hdf5_in_child(name, [&] { return open_image_surveyed(image, name); });
+  return open_image_surveyed(image, name);
+}
+
+H5File H5File::open_image_surveyed(const std::vector<char>& image, const std::string& name) {
   ensure_hdf5_quiet();
   H5Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
   if (H5Pset_fapl_core(fapl.id(), 1 << 20, 0) < 0 ||

@@ -134,7 +134,9 @@ class H5File {
   static H5File create(const std::string& path);
   // The same in memory (the core driver, no backing store), for a file inside an archive:
   // `image` is the whole file (copied), `name` is what errors call it ("m.keras/model.weights.h5").
+  // Surveyed as open_read is.
   static H5File open_image(const std::vector<char>& image, const std::string& name);
+  static H5File open_image_surveyed(const std::vector<char>& image, const std::string& name);
   static H5File create_in_memory(const std::string& name);
 
   ~H5File() = default;  // the handle closes itself; errors then are ignored

@@ -67,13 +67,13 @@ void survey_group(const H5Group& g, int depth, std::int64_t& budget) {
 
 // The child's whole life: read everything, leave without running the parent's atexit handlers
 // or flushing its stdio buffers (which the child inherited).
-[[noreturn]] void survey_and_exit(const std::string& path) {
+[[noreturn]] void survey_and_exit(const std::function<H5File()>& open) {
   if (std::getenv("KILN_HDF5_SURVEY_STDERR") == nullptr) {  // a sanitizer report stays quiet
     const int null_fd = ::open("/dev/null", O_WRONLY);
     if (null_fd >= 0) ::dup2(null_fd, STDERR_FILENO);
   }
   try {
-    const H5File file = H5File::open_read_surveyed(path);
+    const H5File file = open();
     std::int64_t budget = kMaxObjects;
     survey_group(file.root(), 0, budget);
   } catch (const Error&) {
@@ -100,12 +100,12 @@ std::string describe_signal(int sig) {
 
 }  // namespace
 
-void survey_hdf5_in_child(const std::string& path) {
+void survey_hdf5_in_child(const std::string& path, const std::function<H5File()>& open) {
   const double limit = time_limit_seconds();
   const pid_t pid = ::fork();
   if (pid < 0)
     KILN_FAIL(path, ": cannot check the HDF5 file (fork failed: ", std::strerror(errno), ")");
-  if (pid == 0) survey_and_exit(path);
+  if (pid == 0) survey_and_exit(open);
   const auto start = std::chrono::steady_clock::now();
   int status = 0;
   for (auto pause = std::chrono::microseconds(200);;

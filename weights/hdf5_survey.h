@@ -19,14 +19,19 @@
 // but the file, and leaves with _exit.
 #pragma once
 
+#include <functional>
 #include <string>
+
+#include "weights/hdf5.h"
 
 namespace kiln {
 
 // Throws kiln::Error ("<path>: damaged or hostile HDF5 file: the HDF5 library crashed (signal
-// 11, SIGSEGV) reading it; nothing was loaded") when reading `path` kills a child process, or
+// 11, SIGSEGV) reading it; nothing was loaded") when reading the file kills a child process, or
 // takes longer than KILN_HDF5_SURVEY_SECONDS (default 30: VGG16 with its top, 528 MB, reads in
 // a few seconds even from a cold disk). Returns normally otherwise.
-void survey_hdf5_in_child(const std::string& path);
+// `open` opens the file without a survey (H5File::open_read_surveyed or open_image_surveyed);
+// `name` is what messages call it.
+void survey_hdf5_in_child(const std::string& name, const std::function<H5File()>& open);
 
 }  // namespace kiln
