@@ -137,6 +137,26 @@ std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> head_kernel_shap
   return {dense_kernel_shape(w, "dense", path), dense_kernel_shape(w, "dense_1", path)};
 }
 
+// Keras names a session's Dense layers dense, dense_1, dense_2, ...: a legacy file from the
+// second model built in a session calls the head dense_2 and dense_3. When the file has no dense
+// and dense_1 with weights, its layers with a rank-2 kernel, in order (legacy files list layers
+// in model order), are the head, if there are exactly two, and are renamed to Kiln's names.
+void name_legacy_head(KerasWeights& w) {
+  const KerasLayer* dense = w.find("dense");
+  const KerasLayer* dense_1 = w.find("dense_1");
+  if (w.keyed_by_class || (dense != nullptr && !dense->weights.empty()) ||
+      (dense_1 != nullptr && !dense_1->weights.empty())) {
+    return;
+  }
+  std::vector<KerasLayer*> head;
+  for (KerasLayer& l : w.layers) {
+    if (!l.weights.empty() && l.weights[0].shape.size() == 2) head.push_back(&l);
+  }
+  if (head.size() != 2 || dense != nullptr || dense_1 != nullptr) return;  // errors name them
+  head[0]->name = "dense";
+  head[1]->name = "dense_1";
+}
+
 // The classifier a weights file holds: the head's sizes from its Dense kernels, the image size
 // from dense's inputs (512 * side^2), refined by the file's image_size fact when it fits.
 ModelConfig config_from_weights(const KerasWeights& weights,
@@ -329,6 +349,7 @@ LoadedModel load_model_file(const std::string& path) {
     source = path + "/model.weights.h5";
   } else {
     weights = read_keras_weights(path);
+    name_legacy_head(weights);
     out.facts = read_model_facts(path, &out.class_names);
     out.config = config_from_weights(weights, out.facts, path);
   }

@@ -10,6 +10,7 @@
 #include "core/autograd.h"
 #include "tests/apps/app_runner.h"
 #include "tests/weights/keras_files.h"
+#include "weights/keras_weights.h"
 
 namespace kiln::test {
 namespace {
@@ -67,6 +68,30 @@ TEST(KerasLayout, NestedAndFlatFilesReadBackToTheSamePredictions) {
   for (const std::string& path : {nested, flat}) {
     SCOPED_TRACE(path);
     const app::LoadedModel loaded = app::load_model_file(path);
+    EXPECT_EQ(loaded.config.hidden, 256);
+    EXPECT_EQ(logits(*loaded.model), want);  // bit for bit
+  }
+}
+
+// A head Keras named dense_2 and dense_3 (the second model built in a session), nested or flat:
+// found by order, as Keras' own legacy loader finds layers.
+TEST(KerasLayout, AHeadNamedByALaterKerasSessionLoadsToo) {
+  TempFolder dir;
+  auto model = classifier();
+  const std::vector<float> want = logits(*model);
+  for (const app::KerasLayout layout : {app::KerasLayout::Nested, app::KerasLayout::Flat}) {
+    const std::string kiln = dir.file("kiln.h5"), keras = dir.file("renamed.h5");
+    app::save_model_file(kiln, *model, {}, {}, layout);
+    KerasWeights w = read_keras_weights(kiln);
+    for (KerasLayer& l : w.layers) {
+      const std::string to = l.name == "dense" ? "dense_2" : l.name == "dense_1" ? "dense_3" : "";
+      if (to.empty()) continue;
+      for (KerasWeight& weight : l.weights) weight.name = to + weight.name.substr(l.name.size());
+      l.name = to;
+    }
+    write_keras_weights(keras, w);
+    ASSERT_EQ(layers_with_weights(keras).back(), "dense_3");
+    const app::LoadedModel loaded = app::load_model_file(keras);
     EXPECT_EQ(loaded.config.hidden, 256);
     EXPECT_EQ(logits(*loaded.model), want);  // bit for bit
   }
