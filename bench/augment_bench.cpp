@@ -138,6 +138,7 @@ void register_gpu(const AugmentCase& c) {
 }
 #endif
 
+#if KILN_WITH_CUDA
 // The whole input step of a GPU training step, on the wall clock from the host's side with the
 // device otherwise idle: the rival is the old path (Kiln's OpenMP kernel into a float batch on the
 // host, then its 12-byte-per-pixel upload), against data/gpu_input.h (3 bytes per pixel into
@@ -195,6 +196,7 @@ void register_input_step(const AugmentCase& c) {
     time_wall(st, step, c, {group, false});
   })->UseManualTime()->Iterations(gpu::iterations());
 }
+#endif
 
 void register_all() {
   for (const AugmentCase& c : cases()) register_cpu(c);
