@@ -1,11 +1,8 @@
 #include "weights/hdf5.h"
 
-#include <fcntl.h>
 #include <hdf5.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -13,6 +10,7 @@
 #include <type_traits>
 
 #include "core/error.h"
+#include "weights/durable_file.h"
 
 namespace kiln {
 
@@ -43,6 +41,16 @@ std::string hdf5_reason() {
       },
       &reason);
   H5Eclear2(H5E_DEFAULT);
+  // A failed read or write's description carries a timestamp (with a newline), addresses and
+  // sizes; what a reader needs is the operation and the system's reason ("File too large").
+  const std::string tag = "error message = '";
+  const std::size_t m = reason.find(tag);
+  if (m != std::string::npos) {
+    const std::size_t start = m + tag.size();
+    reason = reason.substr(0, reason.find(':')) + ": " +
+             reason.substr(start, reason.find('\'', start) - start);
+  }
+  std::replace(reason.begin(), reason.end(), '\n', ' ');
   return reason;
 }
 
@@ -111,13 +119,6 @@ std::string class_name(H5T_class_t c) {
     default:
       return "non-numeric";
   }
-}
-
-void fsync_path(const std::string& path, bool directory) {
-  const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-  if (fd < 0) return;  // best effort: the data is already in the OS's hands
-  ::fsync(fd);
-  ::close(fd);
 }
 
 }  // namespace
@@ -547,7 +548,8 @@ void H5File::close() {
 // ---------------------------------------------------------------------------------------------
 
 void write_h5_atomically(const std::string& path, const std::function<void(H5Group& root)>& fill) {
-  const std::string tmp = path + ".tmp-" + std::to_string(static_cast<long>(::getpid()));
+  remove_stale_temporaries(path);
+  const std::string tmp = temporary_path(path);
   bool created = false;
   try {
     {
@@ -559,14 +561,13 @@ void write_h5_atomically(const std::string& path, const std::function<void(H5Gro
       }
       file.close();
     }
-    fsync_path(tmp, false);
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-      KILN_FAIL(path, ": cannot move the written file ", tmp,
-                " into place: ", std::strerror(errno));
-    }
-    created = false;
-    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-    fsync_path(parent.empty() ? "." : parent.string(), true);
+    commit_temporary(tmp, path);
+  } catch (const Error& e) {
+    if (created) std::remove(tmp.c_str());
+    // Errors from inside name the temporary; say which file could not be saved.
+    const std::string what = e.what();
+    if (what.rfind(path + ": ", 0) == 0) throw;
+    KILN_FAIL(path, ": cannot save: ", what);
   } catch (...) {
     if (created) std::remove(tmp.c_str());
     throw;

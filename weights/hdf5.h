@@ -145,10 +145,11 @@ class H5File {
   std::string path_;
 };
 
-// Writes a new HDF5 file at `path` so that no failure leaves a half-written or clobbered file:
-// fill() writes into "<path>.tmp-<pid>", which is then closed, fsync'ed and renamed over `path`.
-// On any failure the temporary (when this call created it) is removed, an existing file at
-// `path` is untouched, and the error is rethrown.
+// Writes a new HDF5 file at `path` so that no failure leaves a half-written or clobbered file
+// (weights/durable_file.h): fill() writes into "<path>.tmp-<pid>", which is then closed,
+// fsync'ed, renamed over `path`, and the directory fsync'ed. Stale temporaries of dead processes
+// are removed first. On any failure the temporary (when this call created it) is removed, an
+// existing file at `path` is untouched, and the error is rethrown as "<path>: cannot save: ...".
 void write_h5_atomically(const std::string& path, const std::function<void(H5Group& root)>& fill);
 
 }  // namespace kiln

@@ -10,11 +10,13 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "weights/durable_file.h"
 
 namespace kiln::app {
 
 void write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp-" + std::to_string(static_cast<long>(::getpid()));
+  remove_stale_temporaries(path);
+  const std::string tmp = temporary_path(path);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   KILN_CHECK(fd >= 0, path, ": cannot write ", tmp, ": ", std::strerror(errno));
   std::size_t done = 0;
@@ -24,12 +26,16 @@ void write_text_atomically(const std::string& path, const std::string& text) {
     if (n < 0 && errno != EINTR) error = errno;
     if (n > 0) done += static_cast<std::size_t>(n);
   }
-  if (error == 0 && ::fsync(fd) != 0) error = errno;
   if (::close(fd) != 0 && error == 0) error = errno;
-  if (error == 0 && std::rename(tmp.c_str(), path.c_str()) != 0) error = errno;
   if (error != 0) {
     std::remove(tmp.c_str());
     KILN_FAIL(path, ": cannot write: ", std::strerror(error));
+  }
+  try {
+    commit_temporary(tmp, path);  // fsync, rename, fsync of the directory
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
   }
 }
 

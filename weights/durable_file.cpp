@@ -1,0 +1,76 @@
+#include "weights/durable_file.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include "core/error.h"
+
+namespace kiln {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string parent_of(const std::string& path) {
+  const fs::path parent = fs::path(path).parent_path();
+  return parent.empty() ? "." : parent.string();
+}
+
+// 0 or errno. fsync on a directory fails with EINVAL on file systems that cannot sync one; there
+// is nothing better to do there, so that one is not an error.
+int sync_path(const std::string& path, bool directory) {
+  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int error = ::fsync(fd) == 0 ? 0 : errno;
+  if (directory && error == EINVAL) error = 0;
+  ::close(fd);
+  return error;
+}
+
+bool process_exists(long pid) {
+  // EPERM: it exists but belongs to someone else, so its file may be in use.
+  return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+}
+
+}  // namespace
+
+std::string temporary_path(const std::string& path) {
+  return path + ".tmp-" + std::to_string(static_cast<long>(::getpid()));
+}
+
+void commit_temporary(const std::string& tmp, const std::string& path) {
+  if (const int e = sync_path(tmp, false)) {
+    KILN_FAIL(path, ": cannot save: fsync of ", tmp, " failed: ", std::strerror(e));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    KILN_FAIL(path, ": cannot save: cannot rename ", tmp, " over it: ", std::strerror(errno));
+  }
+  if (const int e = sync_path(parent_of(path), true)) {
+    KILN_FAIL(path, ": saved, but the fsync of its directory failed: ", std::strerror(e));
+  }
+}
+
+int remove_stale_temporaries(const std::string& path) {
+  const std::string prefix = fs::path(path).filename().string() + ".tmp-";
+  std::vector<fs::path> stale;  // collected first: removing while iterating may skip entries
+  std::error_code ec;
+  for (fs::directory_iterator it(parent_of(path), ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (!process_exists(std::stol(digits))) stale.push_back(it->path());
+  }
+  int removed = 0;
+  for (const fs::path& p : stale) removed += fs::remove(p, ec) ? 1 : 0;
+  return removed;
+}
+
+}  // namespace kiln
