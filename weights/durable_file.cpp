@@ -45,12 +45,32 @@ std::string temporary_path(const std::string& path) {
   return path + ".tmp-" + std::to_string(static_cast<long>(::getpid()));
 }
 
-void commit_temporary(const std::string& tmp, const std::string& path) {
-  if (const int e = sync_path(tmp, false)) {
-    KILN_FAIL(path, ": cannot save: fsync of ", tmp, " failed: ", std::strerror(e));
+void write_file_atomically(const std::string& path, const void* data, std::size_t size) {
+  remove_stale_temporaries(path);
+  const std::string tmp = temporary_path(path);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) KILN_FAIL(path, ": cannot save: cannot create ", tmp, ": ", std::strerror(errno));
+  const char* bytes = static_cast<const char*>(data);
+  std::size_t done = 0;
+  int error = 0;
+  while (done < size && error == 0) {
+    const ssize_t n = ::write(fd, bytes + done, size - done);
+    if (n < 0 && errno != EINTR) error = errno;
+    if (n > 0) done += static_cast<std::size_t>(n);
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    KILN_FAIL(path, ": cannot save: cannot rename ", tmp, " over it: ", std::strerror(errno));
+  if (::close(fd) != 0 && error == 0) error = errno;
+  const char* step = "writing";
+  if (error == 0) {
+    step = "syncing";
+    error = sync_path(tmp, false);
+  }
+  if (error == 0 && std::rename(tmp.c_str(), path.c_str()) != 0) {
+    step = "renaming";
+    error = errno;
+  }
+  if (error != 0) {
+    std::remove(tmp.c_str());
+    KILN_FAIL(path, ": cannot save: ", std::strerror(error), " (", step, " ", tmp, ")");
   }
   if (const int e = sync_path(parent_of(path), true)) {
     KILN_FAIL(path, ": saved, but the fsync of its directory failed: ", std::strerror(e));

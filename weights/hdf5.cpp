@@ -529,6 +529,28 @@ H5File H5File::create(const std::string& path) {
   return H5File(std::move(f), path);
 }
 
+H5File H5File::create_in_memory(const std::string& name) {
+  ensure_hdf5_quiet();
+  H5Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
+  H5Pset_fclose_degree(fapl.id(), H5F_CLOSE_SEMI);
+  H5Pset_fapl_core(fapl.id(), 1 << 20, /*backing_store=*/0);
+  H5Handle f(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()));
+  if (!f.valid()) fail(name, "cannot create the file in memory");
+  return H5File(std::move(f), name);
+}
+
+std::vector<char> H5File::image() {
+  KILN_CHECK(file_.valid(), path_, ": the file is closed");
+  if (H5Fflush(file_.id(), H5F_SCOPE_LOCAL) < 0) fail(path_, "cannot flush the file");
+  const ssize_t size = H5Fget_file_image(file_.id(), nullptr, 0);
+  if (size < 0) fail(path_, "cannot get the file's image");
+  std::vector<char> bytes(static_cast<std::size_t>(size));
+  if (H5Fget_file_image(file_.id(), bytes.data(), bytes.size()) != size) {
+    fail(path_, "cannot copy the file's image");
+  }
+  return bytes;
+}
+
 H5Group H5File::root() const {
   KILN_CHECK(file_.valid(), path_, ": the file is closed");
   H5Handle g(H5Gopen2(file_.id(), "/", H5P_DEFAULT));
@@ -548,30 +570,17 @@ void H5File::close() {
 // ---------------------------------------------------------------------------------------------
 
 void write_h5_atomically(const std::string& path, const std::function<void(H5Group& root)>& fill) {
-  remove_stale_temporaries(path);
-  const std::string tmp = temporary_path(path);
-  bool created = false;
-  try {
+  std::vector<char> bytes;
+  {
+    H5File file = H5File::create_in_memory(path);
     {
-      H5File file = H5File::create(tmp);
-      created = true;
-      {
-        H5Group root = file.root();
-        fill(root);
-      }
-      file.close();
+      H5Group root = file.root();
+      fill(root);
     }
-    commit_temporary(tmp, path);
-  } catch (const Error& e) {
-    if (created) std::remove(tmp.c_str());
-    // Errors from inside name the temporary; say which file could not be saved.
-    const std::string what = e.what();
-    if (what.rfind(path + ": ", 0) == 0) throw;
-    KILN_FAIL(path, ": cannot save: ", what);
-  } catch (...) {
-    if (created) std::remove(tmp.c_str());
-    throw;
+    bytes = file.image();
+    file.close();
   }
+  write_file_atomically(path, bytes.data(), bytes.size());
 }
 
 }  // namespace kiln

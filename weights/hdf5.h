@@ -127,6 +127,12 @@ class H5File {
   static H5File open_read(const std::string& path);
   // Creates (truncating) a file to write. Prefer write_h5_atomically.
   static H5File create(const std::string& path);
+  // A file in memory only (HDF5's core driver, no backing store), named `name` in errors;
+  // image() gives its bytes. write_h5_atomically builds files this way so that HDF5 never meets
+  // a disk error: after a failed write HDF5 can neither close the file nor exit cleanly (its
+  // atexit handler crashed on such a file, found by tests/apps/hard_stop_test.cpp).
+  static H5File create_in_memory(const std::string& name);
+  std::vector<char> image();  // flushes; the bytes the file would have on disk
 
   ~H5File() = default;  // the handle closes itself; errors then are ignored
   H5File(H5File&&) noexcept = default;
@@ -145,11 +151,10 @@ class H5File {
   std::string path_;
 };
 
-// Writes a new HDF5 file at `path` so that no failure leaves a half-written or clobbered file
-// (weights/durable_file.h): fill() writes into "<path>.tmp-<pid>", which is then closed,
-// fsync'ed, renamed over `path`, and the directory fsync'ed. Stale temporaries of dead processes
-// are removed first. On any failure the temporary (when this call created it) is removed, an
-// existing file at `path` is untouched, and the error is rethrown as "<path>: cannot save: ...".
+// Writes a new HDF5 file at `path` so that no failure leaves a half-written or clobbered file:
+// fill() builds it in memory, then write_file_atomically (weights/durable_file.h) puts it in
+// place: temporary, fsync, rename, fsync of the directory. On any failure an existing file at
+// `path` is untouched, no temporary is left, and the error is rethrown.
 void write_h5_atomically(const std::string& path, const std::function<void(H5Group& root)>& fill);
 
 }  // namespace kiln
