@@ -39,8 +39,7 @@ std::string non_finite_weights(const Module& model) {
   for (auto it = named.rbegin(); it != named.rend(); ++it) {
     if (!it->second.requires_grad() || all_finite(it->second)) continue;
     const std::string& param = it->first;
-    return "the weights of " + param.substr(0, param.find('/')) + " (" + param +
-           ") are not finite";
+    return "the weights of " + param.substr(0, param.find('/')) + " (" + param + ") are not finite";
   }
   return "";
 }
@@ -51,7 +50,10 @@ std::string non_finite_loss(Module& model, const Tensor& images, const Tensor& l
   NoGradGuard no_grad;
   const std::string weights = non_finite_weights(model);
   return std::string("the loss is not finite (") +
-         (std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf") + "; " +
+         (std::isnan(value) ? "nan"
+          : value > 0       ? "inf"
+                            : "-inf") +
+         "; " +
          (weights.empty() ? first_non_finite_output(model, images)
                           : weights + ": its gradient went non-finite in the previous step") +
          ")";

@@ -291,14 +291,13 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
                               progress, nan);
       // A finite last loss can still have come with a non-finite gradient: never save its step.
       const std::string bad = nan.reported ? "" : non_finite_weights(*model);
-      if (!bad.empty()) nan.stop_or_warn("the end of epoch " + std::to_string(epoch) + ": " + bad,
-                                         progress);
+      if (!bad.empty())
+        nan.stop_or_warn("the end of epoch " + std::to_string(epoch) + ": " + bad, progress);
     } catch (const TrainingDiverged& e) {
-      throw TrainingDiverged(
-          std::string(e.what()) + "; nothing saved from this epoch, " +
-          (epoch > 1 ? last_path + " holds epoch " + std::to_string(epoch - 1)
-                                 : std::string("no checkpoint yet")) +
-          " (lower --lr, or --allow-nan to train on)");
+      throw TrainingDiverged(std::string(e.what()) + "; nothing saved from this epoch, " +
+                             (epoch > 1 ? last_path + " holds epoch " + std::to_string(epoch - 1)
+                                        : std::string("no checkpoint yet")) +
+                             " (lower --lr, or --allow-nan to train on)");
     }
     const Evaluation val = evaluate_dataset(*model, parts.val, o.batch_size, classes);
     const EarlyStopping::Verdict verdict = stopper.on_epoch_end(epoch, val.loss);

@@ -3,12 +3,13 @@
 // Adam step every weight has moved by about 10, and the activations overflow float within a
 // step) stops at once with exit status 3 and one line naming the epoch, the step and the layer,
 // and leaves the last good epoch's files untouched; --allow-nan trains on through it.
+#include "apps/cifar10/divergence.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <regex>
 
-#include "apps/cifar10/divergence.h"
 #include "apps/cifar10/model_file.h"
 #include "core/functions.h"
 #include "layers/dense.h"
@@ -52,8 +53,9 @@ TEST(Divergence, ANonFiniteStepStopsTrainingAndKeepsTheLastGoodEpoch) {
   TempFolder dir;
   write_bytes(dir.file("data/data_batch_1.bin"), cifar_records(16, 3));
   write_bytes(dir.file("data/test_batch.bin"), cifar_records(8, 4));
-  AppRun run = run_cifar10(dir, "train --data data --weights none --fine-tune --epochs 1 "
-                                "--batch-size 8 --no-augment");
+  AppRun run = run_cifar10(dir,
+                           "train --data data --weights none --fine-tune --epochs 1 "
+                           "--batch-size 8 --no-augment");
   ASSERT_EQ(run.status, 0) << run.err;
   const char* const outputs[] = {"models/best.h5", "models/last.h5", "models/history.csv"};
   std::vector<std::vector<std::uint8_t>> before;

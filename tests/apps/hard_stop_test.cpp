@@ -35,9 +35,9 @@ void write_tiny_cifar(const TempFolder& dir) {
   write_bytes(dir.file("data/test_batch.bin"), records);
 }
 
-const std::vector<std::string> kTrain = {"train",        "--data",       "data",
-                                         "--weights",    "none",         "--batch-size",
-                                         "8",            "--no-augment", "--no-early-stopping"};
+const std::vector<std::string> kTrain = {"train",     "--data",       "data",
+                                         "--weights", "none",         "--batch-size",
+                                         "8",         "--no-augment", "--no-early-stopping"};
 
 std::vector<std::string> train_args(std::vector<std::string> more) {
   std::vector<std::string> args = kTrain;
@@ -129,11 +129,44 @@ Saved check_outputs(const std::string& out_dir, const Saved& before, CheckpointR
     EXPECT_LE(now.last_epoch, 1) << "no history.csv after epoch " << now.last_epoch;
   }
   // A finished epoch's row never changes, whatever was killed since.
-  for (std::size_t i = 0; i < std::min(now.history_lines.size(), before.history_lines.size()); ++i) {
+  for (std::size_t i = 0; i < std::min(now.history_lines.size(), before.history_lines.size());
+       ++i) {
     EXPECT_EQ(now.history_lines[i], before.history_lines[i]) << "row " << i + 1 << " changed";
   }
-  if (now.history_lines.size() < before.history_lines.size()) now.history_lines = before.history_lines;
+  if (now.history_lines.size() < before.history_lines.size())
+    now.history_lines = before.history_lines;
   return now;
+}
+
+// Half the kills wait for a save's temporary (of one output, or of any) and strike 0-30 ms after
+// it appears; the others strike at a random moment of the run's first six seconds. Returns -1
+// when the moment has come, else the status the child ended with by itself.
+int wait_for_a_kill_moment(const Child& child, const std::string& out_dir, std::mt19937& rng) {
+  const bool at_save = rng() % 2 == 0;
+  const std::string target = (rng() % 4 == 3) ? "" : kOutputs[rng() % 3];
+  const std::string own = ".tmp-" + std::to_string(child.pid);
+  const auto delay =
+      std::chrono::microseconds(at_save ? (rng() % 3 == 0 ? 0 : rng() % 30000) : rng() % 6000000);
+  const Clock::time_point started = Clock::now();
+  int status = -1;
+  while ((status = wait_child(child, false)) < 0) {
+    if (!at_save && Clock::now() - started >= delay) break;
+    bool seen = false;
+    for (const std::string& name : at_save ? names_in(out_dir) : std::vector<std::string>{}) {
+      seen = seen || (name.find(own) != std::string::npos &&
+                      (target.empty() || name.rfind(target + ".tmp-", 0) == 0));
+    }
+    if (seen) {
+      std::this_thread::sleep_for(delay);
+      break;
+    }
+    if (Clock::now() - started > std::chrono::seconds(120)) {
+      ADD_FAILURE() << "no save within 120 s";
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  return status;
 }
 
 int kill_count() {
@@ -147,8 +180,8 @@ TEST(HardStop, KillNineAtRandomMomentsNeverLeavesABrokenOutput) {
   const std::string out_dir = dir.file("models");
   fs::create_directories(out_dir);
   const char* seed_env = std::getenv("KILN_KILL_SEED");
-  const unsigned seed = seed_env != nullptr ? static_cast<unsigned>(std::atoll(seed_env))
-                                            : std::random_device{}();
+  const unsigned seed =
+      seed_env != nullptr ? static_cast<unsigned>(std::atoll(seed_env)) : std::random_device{}();
   std::printf("kill -9 test: %d kills, KILN_KILL_SEED=%u\n", kill_count(), seed);
   std::mt19937 rng(seed);
   CheckpointReader reader;
@@ -158,39 +191,15 @@ TEST(HardStop, KillNineAtRandomMomentsNeverLeavesABrokenOutput) {
   std::map<std::string, int> temporaries_at_kill;
   const Clock::time_point start = Clock::now();
   for (int i = 0; i < kill_count(); ++i) {
-    SCOPED_TRACE("kill " + std::to_string(i + 1) + " (KILN_KILL_SEED=" + std::to_string(seed) + ")");
+    SCOPED_TRACE("kill " + std::to_string(i + 1) + " (KILN_KILL_SEED=" + std::to_string(seed) +
+                 ")");
     const bool resume = fs::exists(out_dir + "/last.h5");
     const Child child = spawn_cifar10(
-        dir, resume ? std::vector<std::string>{"train", "--resume"} : train_args({"--epochs", "100000"}),
+        dir,
+        resume ? std::vector<std::string>{"train", "--resume"} : train_args({"--epochs", "100000"}),
         "kill-" + std::to_string(i));
     ASSERT_GT(child.pid, 0);
-    // Half the kills wait for a save's temporary (of one output, or any) and strike within 0-30
-    // ms of its appearance; the others strike at a random moment of the first six seconds.
-    const bool at_save = rng() % 2 == 0;
-    const std::string target = (rng() % 4 == 3) ? "" : kOutputs[rng() % 3];
-    const auto delay = std::chrono::microseconds(at_save ? (rng() % 3 == 0 ? 0 : rng() % 30000)
-                                                         : rng() % 6000000);
-    const Clock::time_point started = Clock::now();
-    int status = -1;
-    while ((status = wait_child(child, false)) < 0) {
-      if (!at_save && Clock::now() - started >= delay) break;
-      bool seen = false;
-      if (at_save) {
-        for (const std::string& name : names_in(out_dir)) {
-          seen = seen || (is_temporary(name) && (target.empty() || name.rfind(target + ".tmp-", 0) == 0) &&
-                          name.find(".tmp-" + std::to_string(child.pid)) != std::string::npos);
-        }
-      }
-      if (seen) {
-        std::this_thread::sleep_for(delay);
-        break;
-      }
-      if (Clock::now() - started > std::chrono::seconds(120)) {
-        ADD_FAILURE() << "no save within 120 s";
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::microseconds(500));
-    }
+    const int status = wait_for_a_kill_moment(child, out_dir, rng);
     ASSERT_EQ(status, -1) << "cifar10 ended by itself: " << text_file(child.err);
     ::kill(child.pid, SIGKILL);
     ASSERT_EQ(wait_child(child), 128 + SIGKILL);
@@ -249,9 +258,9 @@ TEST(HardStop, KillNineAtRandomMomentsNeverLeavesABrokenOutput) {
       "kill -9 test: %d kills in %.0f s, %d of them during a save (its temporary there: best.h5 "
       "%d, last.h5 %d, history.csv %d; %d temporaries in all, removed by later runs), %d resumes "
       "checked; reached epoch %lld\n",
-      kills, seconds, at_temporary, temporaries_at_kill["best.h5"],
-      temporaries_at_kill["last.h5"], temporaries_at_kill["history.csv"], leftovers,
-      resumes_checked, static_cast<long long>(target));
+      kills, seconds, at_temporary, temporaries_at_kill["best.h5"], temporaries_at_kill["last.h5"],
+      temporaries_at_kill["history.csv"], leftovers, resumes_checked,
+      static_cast<long long>(target));
 }
 
 // Bytes of each output, to compare after a failed save.
@@ -277,8 +286,9 @@ void expect_failed_save(const TempFolder& dir, rlim_t limit, const std::string& 
 TEST(HardStop, AFullDiskFailsTheSaveWithOneLineAndKeepsThePreviousFiles) {
   TempFolder dir;
   write_tiny_cifar(dir);
-  const AppRun first = run_cifar10(dir, "train --data data --weights none --epochs 1 "
-                                        "--batch-size 8 --no-augment --no-early-stopping");
+  const AppRun first = run_cifar10(dir,
+                                   "train --data data --weights none --epochs 1 "
+                                   "--batch-size 8 --no-augment --no-early-stopping");
   ASSERT_EQ(first.status, 0) << first.err;
   const std::string out_dir = dir.file("models");
   const auto before = output_bytes(out_dir);

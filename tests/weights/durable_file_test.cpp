@@ -52,7 +52,7 @@ TEST(DurableFile, RemovesOnlyTheTemporariesOfDeadProcesses) {
   const std::string alive = path + ".tmp-" + std::to_string(live);
   touch(dead);
   touch(alive);
-  touch(path + ".tmp-backup");                                  // not a pid: not Kiln's
+  touch(path + ".tmp-backup");                                    // not a pid: not Kiln's
   touch(dir.file("other.h5.tmp-" + std::to_string(dead_pid())));  // another target's
   EXPECT_EQ(remove_stale_temporaries(path), 1);
   EXPECT_FALSE(std::filesystem::exists(dead));
@@ -80,7 +80,8 @@ std::string h5_write_error_under_limit(const std::string& path, rlim_t limit,
     ::setrlimit(RLIMIT_FSIZE, &r);
     const std::vector<float> big(100000, 3.f);
     try {
-      write_h5_atomically(path, [&](H5Group& root) { root.write_dataset("x", {100000}, big.data()); });
+      write_h5_atomically(path,
+                          [&](H5Group& root) { root.write_dataset("x", {100000}, big.data()); });
     } catch (const Error& e) {
       std::ofstream(message_file) << e.what();
       ::_exit(0);
