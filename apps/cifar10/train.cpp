@@ -5,8 +5,9 @@
 // (weights/durable_file.h). last.h5 is the commit point: it carries the epoch's history row too,
 // so a run killed (or out of disk) before history.csv is rewritten gets the row back on --resume,
 // and one killed before last.h5 redoes the epoch; a failing save leaves the files after it as
-// they were. A non-finite loss or gradient stops the run before the step is applied, so no
-// poisoned weights are ever saved (divergence.h).
+// they were. A non-finite loss stops the run before its step is applied, and non-finite weights
+// (from a non-finite gradient) before the epoch's saves, so no poisoned weights are ever saved
+// (divergence.h).
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -103,9 +104,6 @@ struct EpochStats {
   std::int64_t images = 0;
 };
 
-// On the GPU (gpu != nullptr) the loader hands out pixels, and batch k+1 is staged (its upload
-// queued) right after step k's work is queued and before step k's results are read, so the
-// upload overlaps the step.
 // Without --allow-nan the first non-finite value stops the run; with it, it is reported once and
 // training goes on.
 struct NanPolicy {
@@ -118,6 +116,9 @@ struct NanPolicy {
   }
 };
 
+// On the GPU (gpu != nullptr) the loader hands out pixels, and batch k+1 is staged (its upload
+// queued) right after step k's work is queued and before step k's results are read, so the
+// upload overlaps the step.
 EpochStats train_one_epoch(Module& model, Adam& adam, BatchLoader& loader, GpuInput* gpu,
                            std::int64_t epoch, std::int64_t epochs, std::int64_t classes,
                            Progress& progress, NanPolicy& nan) {
@@ -222,7 +223,8 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
 
   EarlyStopping stopper(o.patience, o.min_delta);
   WeightSnapshot best_weights;
-  History history((out_dir / "history.csv").string());
+  const std::string history_path = (out_dir / "history.csv").string();
+  History history(history_path);
   NanPolicy nan{o.allow_nan};
   Dropout& dropout = *model->layer<Dropout>("dropout");
   std::int64_t done = 0;  // epochs completed
@@ -274,7 +276,6 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
   }
   BatchLoader loader(parts.train, loader_options);
   fs::create_directories(out_dir);
-  const std::string history_path = (out_dir / "history.csv").string();
   // Temporaries a killed run left (each writer also does this before it writes).
   for (const std::string& p : {best_path, last_path, history_path}) remove_stale_temporaries(p);
 
