@@ -25,11 +25,11 @@ std::string parent_of(const std::string& path) {
 
 // 0 or errno. fsync on a directory fails with EINVAL on file systems that cannot sync one; there
 // is nothing better to do there, so that one is not an error.
-int sync_path(const std::string& path, bool directory) {
-  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+int sync_directory(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return errno;
   int error = ::fsync(fd) == 0 ? 0 : errno;
-  if (directory && error == EINVAL) error = 0;
+  if (error == EINVAL) error = 0;
   ::close(fd);
   return error;
 }
@@ -58,12 +58,12 @@ void write_file_atomically(const std::string& path, const void* data, std::size_
     if (n < 0 && errno != EINTR) error = errno;
     if (n > 0) done += static_cast<std::size_t>(n);
   }
-  if (::close(fd) != 0 && error == 0) error = errno;
   const char* step = "writing";
-  if (error == 0) {
+  if (error == 0 && ::fsync(fd) != 0) {
     step = "syncing";
-    error = sync_path(tmp, false);
+    error = errno;
   }
+  if (::close(fd) != 0 && error == 0) error = errno;
   if (error == 0 && std::rename(tmp.c_str(), path.c_str()) != 0) {
     step = "renaming";
     error = errno;
@@ -72,7 +72,7 @@ void write_file_atomically(const std::string& path, const void* data, std::size_
     std::remove(tmp.c_str());
     KILN_FAIL(path, ": cannot save: ", std::strerror(error), " (", step, " ", tmp, ")");
   }
-  if (const int e = sync_path(parent_of(path), true)) {
+  if (const int e = sync_directory(parent_of(path))) {
     KILN_FAIL(path, ": saved, but the fsync of its directory failed: ", std::strerror(e));
   }
 }
