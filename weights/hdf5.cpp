@@ -1,11 +1,8 @@
 #include "weights/hdf5.h"
 
-#include <fcntl.h>
 #include <hdf5.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -14,6 +11,7 @@
 
 #include "core/error.h"
 #include "weights/hdf5_survey.h"
+#include "weights/durable_file.h"
 
 namespace kiln {
 
@@ -44,6 +42,16 @@ std::string hdf5_reason() {
       },
       &reason);
   H5Eclear2(H5E_DEFAULT);
+  // A failed read or write's description carries a timestamp (with a newline), addresses and
+  // sizes; what a reader needs is the operation and the system's reason ("File too large").
+  const std::string tag = "error message = '";
+  const std::size_t m = reason.find(tag);
+  if (m != std::string::npos) {
+    const std::size_t start = m + tag.size();
+    reason = reason.substr(0, reason.find(':')) + ": " +
+             reason.substr(start, reason.find('\'', start) - start);
+  }
+  std::replace(reason.begin(), reason.end(), '\n', ' ');
   return reason;
 }
 
@@ -125,13 +133,6 @@ std::string class_name(H5T_class_t c) {
     default:
       return "non-numeric";
   }
-}
-
-void fsync_path(const std::string& path, bool directory) {
-  const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-  if (fd < 0) return;  // best effort: the data is already in the OS's hands
-  ::fsync(fd);
-  ::close(fd);
 }
 
 }  // namespace
@@ -638,30 +639,17 @@ void H5File::close() {
 // ---------------------------------------------------------------------------------------------
 
 void write_h5_atomically(const std::string& path, const std::function<void(H5Group& root)>& fill) {
-  const std::string tmp = path + ".tmp-" + std::to_string(static_cast<long>(::getpid()));
-  bool created = false;
-  try {
+  std::vector<char> bytes;
+  {
+    H5File file = H5File::create_in_memory(path);
     {
-      H5File file = H5File::create(tmp);
-      created = true;
-      {
-        H5Group root = file.root();
-        fill(root);
-      }
-      file.close();
+      H5Group root = file.root();
+      fill(root);
     }
-    fsync_path(tmp, false);
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-      KILN_FAIL(path, ": cannot move the written file ", tmp,
-                " into place: ", std::strerror(errno));
-    }
-    created = false;
-    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-    fsync_path(parent.empty() ? "." : parent.string(), true);
-  } catch (...) {
-    if (created) std::remove(tmp.c_str());
-    throw;
+    bytes = file.image();
+    file.close();
   }
+  write_file_atomically(path, bytes.data(), bytes.size());
 }
 
 }  // namespace kiln

@@ -137,6 +137,10 @@ class H5File {
   // Surveyed as open_read is.
   static H5File open_image(const std::vector<char>& image, const std::string& name);
   static H5File open_image_surveyed(const std::vector<char>& image, const std::string& name);
+  // A file in memory only, named `name` in errors; image() gives its bytes. write_h5_atomically
+  // builds files this way so that HDF5 never meets a disk error: after a failed write HDF5 can
+  // neither close the file nor exit cleanly (its atexit handler crashed on such a file, found by
+  // tests/apps/hard_stop_test.cpp).
   static H5File create_in_memory(const std::string& name);
 
   ~H5File() = default;  // the handle closes itself; errors then are ignored
@@ -159,9 +163,9 @@ class H5File {
 };
 
 // Writes a new HDF5 file at `path` so that no failure leaves a half-written or clobbered file:
-// fill() writes into "<path>.tmp-<pid>", which is then closed, fsync'ed and renamed over `path`.
-// On any failure the temporary (when this call created it) is removed, an existing file at
-// `path` is untouched, and the error is rethrown.
+// fill() builds it in memory, then write_file_atomically (weights/durable_file.h) puts it in
+// place: temporary, fsync, rename, fsync of the directory. On any failure an existing file at
+// `path` is untouched, no temporary is left, and the error is rethrown.
 void write_h5_atomically(const std::string& path, const std::function<void(H5Group& root)>& fill);
 
 }  // namespace kiln

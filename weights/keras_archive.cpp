@@ -1,10 +1,7 @@
 #include "weights/keras_archive.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <zip.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -12,6 +9,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "weights/durable_file.h"
 #include "weights/keras3_weights.h"
 
 namespace kiln {
@@ -85,13 +83,6 @@ std::string dump(const KerasJson& j) {
   return j.dump(-1, ' ', false, KerasJson::error_handler_t::replace);
 }
 
-void fsync_path(const std::string& path, bool directory) {
-  const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-  if (fd < 0) return;  // best effort: the data is already in the OS's hands
-  ::fsync(fd);
-  ::close(fd);
-}
-
 }  // namespace
 
 bool is_zip_file(const std::string& path) {
@@ -137,42 +128,57 @@ void write_keras_archive(const std::string& path, const KerasJson& config,
   }
   const std::string config_text = dump(config), metadata_text = dump(metadata);
 
-  const std::string tmp = path + ".tmp-" + std::to_string(static_cast<long>(::getpid()));
-  int code = 0;
-  zip_t* z = zip_open(tmp.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &code);
-  KILN_CHECK(z != nullptr, tmp, ": cannot create the archive (", zip_error_text(code), ")");
+  // The archive is built in memory and written by write_file_atomically (weights/durable_file.h),
+  // as every file Kiln saves is: a kill or a full disk leaves the old file or the new one.
+  zip_error_t error;
+  zip_error_init(&error);
+  zip_source_t* buffer = zip_source_buffer_create(nullptr, 0, 0, &error);
+  KILN_CHECK(buffer != nullptr, path, ": cannot start the archive (", zip_error_strerror(&error),
+             ")");
+  zip_t* z = zip_open_from_source(buffer, ZIP_TRUNCATE, &error);
+  if (z == nullptr) {
+    zip_source_free(buffer);
+    KILN_FAIL(path, ": cannot start the archive (", zip_error_strerror(&error), ")");
+  }
+  zip_source_keep(buffer);  // zip_close would free it; its bytes are read after the close
+  std::vector<char> bytes;
   try {
     // Keras' order: metadata, config, weights. The buffers outlive zip_close, which reads them.
     const std::pair<const char*, std::pair<const char*, std::size_t>> members[] = {
         {kMetadata, {metadata_text.data(), metadata_text.size()}},
         {kConfig, {config_text.data(), config_text.size()}},
         {kWeights, {weights.data(), weights.size()}}};
-    for (const auto& [name, bytes] : members) {
-      zip_source_t* src = zip_source_buffer(z, bytes.first, bytes.second, 0);
-      KILN_CHECK(src != nullptr, tmp, ": ", name, ": ", zip_strerror(z));
+    for (const auto& [name, member] : members) {
+      zip_source_t* src = zip_source_buffer(z, member.first, member.second, 0);
+      KILN_CHECK(src != nullptr, path, ": ", name, ": ", zip_strerror(z));
       const zip_int64_t index = zip_file_add(z, name, src, ZIP_FL_OVERWRITE);
       if (index < 0) {
         zip_source_free(src);
-        KILN_FAIL(tmp, ": ", name, ": ", zip_strerror(z));
+        KILN_FAIL(path, ": ", name, ": ", zip_strerror(z));
       }
       KILN_CHECK(
-          zip_set_file_compression(z, static_cast<zip_uint64_t>(index), ZIP_CM_STORE, 0) == 0, tmp,
+          zip_set_file_compression(z, static_cast<zip_uint64_t>(index), ZIP_CM_STORE, 0) == 0, path,
           ": ", name, ": ", zip_strerror(z));
     }
-    if (zip_close(z) != 0) KILN_FAIL(tmp, ": cannot write the archive (", zip_strerror(z), ")");
+    if (zip_close(z) != 0) KILN_FAIL(path, ": cannot build the archive (", zip_strerror(z), ")");
     z = nullptr;
-    fsync_path(tmp, false);
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-      KILN_FAIL(path, ": cannot move the written file ", tmp,
-                " into place: ", std::strerror(errno));
-    }
+    zip_stat_t st;
+    zip_stat_init(&st);
+    KILN_CHECK(zip_source_stat(buffer, &st) == 0 && (st.valid & ZIP_STAT_SIZE) &&
+                   zip_source_open(buffer) == 0,
+               path, ": cannot read the built archive back");
+    bytes.resize(static_cast<std::size_t>(st.size));
+    const zip_int64_t got = zip_source_read(buffer, bytes.data(), st.size);
+    zip_source_close(buffer);
+    KILN_CHECK(got == static_cast<zip_int64_t>(st.size), path,
+               ": cannot read the built archive back");
   } catch (...) {
     if (z != nullptr) zip_discard(z);
-    std::remove(tmp.c_str());
+    zip_source_free(buffer);
     throw;
   }
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  fsync_path(parent.empty() ? "." : parent.string(), true);
+  zip_source_free(buffer);
+  write_file_atomically(path, bytes.data(), bytes.size());
 }
 
 }  // namespace kiln

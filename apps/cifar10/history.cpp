@@ -13,15 +13,17 @@ namespace kiln::app {
 const char* const kHistoryHeader =
     "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,images_per_second";
 
+std::string format_history_row(const EpochRecord& r) {
+  char line[512];
+  std::snprintf(line, sizeof line, "%lld,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f,%.2f",
+                static_cast<long long>(r.epoch), r.loss, r.accuracy, r.val_loss, r.val_accuracy,
+                r.learning_rate, r.seconds, r.images_per_second);
+  return line;
+}
+
 std::string format_history(const std::vector<EpochRecord>& rows) {
   std::string out = std::string(kHistoryHeader) + "\n";
-  char line[512];
-  for (const EpochRecord& r : rows) {
-    std::snprintf(line, sizeof line, "%lld,%.6f,%.6f,%.6f,%.6f,%.6g,%.3f,%.2f\n",
-                  static_cast<long long>(r.epoch), r.loss, r.accuracy, r.val_loss, r.val_accuracy,
-                  r.learning_rate, r.seconds, r.images_per_second);
-    out += line;
-  }
+  for (const EpochRecord& r : rows) out += format_history_row(r) + "\n";
   return out;
 }
 
@@ -48,12 +50,20 @@ std::vector<EpochRecord> parse_history(const std::string& text, const std::strin
   return rows;
 }
 
-void History::load(std::int64_t last_epoch) {
+void History::load(std::int64_t last_epoch, const std::string& checkpoint_row) {
   rows_.clear();
   std::error_code ec;
-  if (!std::filesystem::exists(path_, ec)) return;
-  for (const EpochRecord& r : parse_history(read_text_file(path_), path_)) {
-    if (r.epoch <= last_epoch) rows_.push_back(r);
+  if (std::filesystem::exists(path_, ec)) {
+    for (const EpochRecord& r : parse_history(read_text_file(path_), path_)) {
+      if (r.epoch <= last_epoch) rows_.push_back(r);
+    }
+  }
+  if ((rows_.empty() || rows_.back().epoch < last_epoch) && !checkpoint_row.empty()) {
+    const std::vector<EpochRecord> row = parse_history(checkpoint_row, path_ + " (checkpoint row)");
+    if (row.size() == 1 && row[0].epoch == last_epoch) {
+      rows_.push_back(row[0]);
+      write_text_atomically(path_, format_history(rows_));
+    }
   }
 }
 

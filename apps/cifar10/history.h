@@ -2,7 +2,9 @@
 //   epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,images_per_second
 // `seconds` is the epoch's wall time, validation included; images_per_second counts training
 // images over the training phase only. The whole file is rewritten atomically after each epoch,
-// so it is always complete; a resumed run first drops rows past its checkpoint's epoch.
+// so it is always complete. It is written after the epoch's checkpoint, which keeps the epoch's
+// row too: a resumed run drops rows past its checkpoint's epoch and restores that epoch's row
+// when a kill or a failed write left it out.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +22,7 @@ struct EpochRecord {
 extern const char* const kHistoryHeader;
 
 std::string format_history(const std::vector<EpochRecord>& rows);
+std::string format_history_row(const EpochRecord& row);  // one line, no newline
 // Rows of a history file; throws kiln::Error naming the file on a malformed row.
 std::vector<EpochRecord> parse_history(const std::string& text, const std::string& path);
 
@@ -27,8 +30,10 @@ class History {
  public:
   explicit History(std::string path) : path_(std::move(path)) {}
 
-  // Resume: reads the existing file (if any) and keeps the rows up to `last_epoch`.
-  void load(std::int64_t last_epoch);
+  // Resume: reads the existing file (if any) and keeps the rows up to `last_epoch`. When the
+  // file has no row `last_epoch`, `checkpoint_row` (format_history_row's, "" when none) is that
+  // row, and the file is rewritten with it.
+  void load(std::int64_t last_epoch, const std::string& checkpoint_row = "");
   // Adds a row and rewrites the file.
   void append(const EpochRecord& row);
   const std::vector<EpochRecord>& rows() const { return rows_; }

@@ -1,5 +1,6 @@
 // cifar10: train | evaluate | predict. Every failure ends here as ONE line on stderr,
-// "cifar10: <message>", with exit status 1 (2 for a usage error), never a core dump.
+// "cifar10: <message>", with exit status 1 (2 for a usage error, 3 when training diverged:
+// apps/cifar10/divergence.h), never a core dump.
 #include <omp.h>
 
 #include <cstdio>
@@ -10,6 +11,7 @@
 
 #include "apps/cifar10/commands.h"
 #include "apps/cifar10/device.h"
+#include "apps/cifar10/divergence.h"
 #include "apps/cifar10/options.h"
 #include "core/error.h"
 #include "kernels/conv2d.h"
@@ -90,6 +92,8 @@ int main(int argc, char** argv) {
     const bool known = command == "train" || command == "evaluate" || command == "predict";
     return fail(std::string(e.what()) + " (see cifar10 " + (known ? command + " " : "") + "--help)",
                 2);
+  } catch (const kiln::app::TrainingDiverged& e) {
+    return fail(e.what(), kiln::app::kExitDiverged);
   } catch (const kiln::Error& e) {
     return fail(e.what(), 1);
   } catch (const std::bad_alloc&) {

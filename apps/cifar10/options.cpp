@@ -269,6 +269,10 @@ Parser train_parser(TrainOptions& o) {
              o.save_format = v;
            });
   p.flag(
+      "--allow-nan",
+      "train on when the loss or the weights go NaN or Inf (default: stop, exit status 3)",
+      [&o] { o.allow_nan = true; }, false);
+  p.flag(
       "--resume", "continue the run saved in OUT/last.h5 (its options are the defaults)",
       [&o] { o.resume = true; }, false);
   add_common(p, o.common);

@@ -65,6 +65,7 @@ struct TrainOptions {
   std::int64_t hidden = 256;
   double dropout = 0.5;
   bool resume = false;
+  bool allow_nan = false;  // train on through a non-finite loss or gradient (divergence.h)
   // --keras-layout: how best.h5 holds the base. "nested" (default): one layer "vgg16", as Keras
   // saves Sequential([VGG16(include_top=False), Flatten(), ...]); "flat": the base's 13
   // convolutions as top-level layers, as Keras saves one functional model of all the layers.
@@ -109,9 +110,9 @@ std::string predict_usage();
 std::string program_usage();
 
 // For --resume: the train arguments worth recording in a checkpoint (all but --resume, --quiet,
-// --threads, --device, --conv-engine, --help), to be replayed before the new ones. --deterministic
-// is recorded: it is a property of the run's results, like --seed, and a resumed run without it
-// would silently stop being reproducible.
+// --threads, --device, --conv-engine, --allow-nan, --help), to be replayed before the new ones.
+// --deterministic is recorded: it is a property of the run's results, like --seed, and a resumed
+// run without it would silently stop being reproducible.
 std::vector<std::string> recordable_train_args(const std::vector<std::string>& args);
 
 }  // namespace kiln::app

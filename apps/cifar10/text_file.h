@@ -1,5 +1,6 @@
 // Writing small text files (history.csv, predictions) so that a failure never leaves a
-// half-written or clobbered file: write a temporary beside the target, fsync, rename over it.
+// half-written or clobbered file: write a temporary beside the target, fsync, rename over it,
+// fsync the directory (weights/durable_file.h).
 #pragma once
 
 #include <string>

@@ -1,8 +1,13 @@
 // cifar10 train: the Keras transfer-learning recipe (DESIGN.md, "Data flow of cifar10 train").
 // Per epoch: shuffled, augmented batches through VGG16 + head, Adam steps; then validation,
 // early stopping, best.h5 when val_loss improved, a history row, and the last.h5 checkpoint.
-// Order of the writes at an epoch's end: best.h5, history.csv, last.h5, each atomic. A run killed
-// between them resumes from last.h5 and drops history rows past its epoch, so nothing repeats.
+// Order of the writes at an epoch's end: best.h5, last.h5, history.csv, each atomic
+// (weights/durable_file.h). last.h5 is the commit point: it carries the epoch's history row too,
+// so a run killed (or out of disk) before history.csv is rewritten gets the row back on --resume,
+// and one killed before last.h5 redoes the epoch; a failing save leaves the files after it as
+// they were. A non-finite loss stops the run before its step is applied, and non-finite weights
+// (from a non-finite gradient) before the epoch's saves, so no poisoned weights are ever saved
+// (divergence.h).
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +18,7 @@
 #include "apps/cifar10/commands.h"
 #include "apps/cifar10/dataset_source.h"
 #include "apps/cifar10/device.h"
+#include "apps/cifar10/divergence.h"
 #include "apps/cifar10/early_stopping.h"
 #include "apps/cifar10/evaluate.h"
 #include "apps/cifar10/history.h"
@@ -25,6 +31,7 @@
 #include "layers/dropout.h"
 #include "optim/adam.h"
 #include "weights/checkpoint.h"
+#include "weights/durable_file.h"
 #include "weights/model_weights.h"
 
 namespace kiln::app {
@@ -97,12 +104,24 @@ struct EpochStats {
   std::int64_t images = 0;
 };
 
+// Without --allow-nan the first non-finite value stops the run; with it, it is reported once and
+// training goes on.
+struct NanPolicy {
+  bool allow = false;
+  bool reported = false;
+  void stop_or_warn(const std::string& what, Progress& progress) {
+    if (!allow) throw TrainingDiverged("training diverged at " + what);
+    progress.message("warning: " + what + "; training on (--allow-nan)");
+    reported = true;
+  }
+};
+
 // On the GPU (gpu != nullptr) the loader hands out pixels, and batch k+1 is staged (its upload
 // queued) right after step k's work is queued and before step k's results are read, so the
 // upload overlaps the step.
 EpochStats train_one_epoch(Module& model, Adam& adam, BatchLoader& loader, GpuInput* gpu,
                            std::int64_t epoch, std::int64_t epochs, std::int64_t classes,
-                           Progress& progress) {
+                           Progress& progress, NanPolicy& nan) {
   const Clock::time_point start = Clock::now();
   model.train();
   loader.start_epoch(epoch - 1);
@@ -115,6 +134,13 @@ EpochStats train_one_epoch(Module& model, Adam& adam, BatchLoader& loader, GpuIn
     const Tensor images = gpu ? gpu->images(*batch) : on_compute_device(batch->images);
     const Tensor logits = model(images);
     const Tensor loss = softmax_cross_entropy(logits, on_compute_device(batch->labels));
+    // Before backward and the step: a non-finite loss must not reach the weights.
+    const std::string bad = nan.reported ? "" : non_finite_loss(model, images, loss);
+    if (!bad.empty()) {
+      nan.stop_or_warn("epoch " + std::to_string(epoch) + ", step " + std::to_string(batches + 1) +
+                           " of " + std::to_string(loader.batch_count()) + ": " + bad,
+                       progress);
+    }
     adam.zero_grad();
     loss.backward();
     adam.step();
@@ -196,7 +222,9 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
 
   EarlyStopping stopper(o.patience, o.min_delta);
   WeightSnapshot best_weights;
-  History history((out_dir / "history.csv").string());
+  const std::string history_path = (out_dir / "history.csv").string();
+  History history(history_path);
+  NanPolicy nan{o.allow_nan};
   Dropout& dropout = *model->layer<Dropout>("dropout");
   std::int64_t done = 0;  // epochs completed
   if (o.resume) {
@@ -216,7 +244,7 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
     for (const auto& [name, seed_offset] : state.rng_states) {
       if (name == "dropout") dropout.generator().set_state(seed_offset.first, seed_offset.second);
     }
-    history.load(done);
+    history.load(done, resumed_facts["history_row"]);
     progress.message("resumed from " + last_path + " at epoch " + std::to_string(done) +
                      " (optimiser step " + std::to_string(adam.step_count()) + ", best val_loss " +
                      fmt("%.4f", stopper.best()) + ")");
@@ -247,6 +275,8 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
   }
   BatchLoader loader(parts.train, loader_options);
   fs::create_directories(out_dir);
+  // Temporaries a killed run left (each writer also does this before it writes).
+  for (const std::string& p : {best_path, last_path, history_path}) remove_stale_temporaries(p);
 
   std::map<std::string, std::string> facts{{"image_size", std::to_string(o.image_size)},
                                            {"seed", std::to_string(o.common.seed)},
@@ -255,8 +285,20 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
   bool stopped = false;
   for (std::int64_t epoch = done + 1; epoch <= o.epochs && !stopped; ++epoch) {
     const Clock::time_point epoch_start = Clock::now();
-    const EpochStats stats =
-        train_one_epoch(*model, adam, loader, gpu_input.get(), epoch, o.epochs, classes, progress);
+    EpochStats stats;
+    try {
+      stats = train_one_epoch(*model, adam, loader, gpu_input.get(), epoch, o.epochs, classes,
+                              progress, nan);
+      // A finite last loss can still have come with a non-finite gradient: never save its step.
+      const std::string bad = nan.reported ? "" : non_finite_weights(*model);
+      if (!bad.empty())
+        nan.stop_or_warn("the end of epoch " + std::to_string(epoch) + ": " + bad, progress);
+    } catch (const TrainingDiverged& e) {
+      throw TrainingDiverged(std::string(e.what()) + "; nothing saved from this epoch, " +
+                             (epoch > 1 ? last_path + " holds epoch " + std::to_string(epoch - 1)
+                                        : std::string("no checkpoint yet")) +
+                             " (lower --lr, or --allow-nan to train on)");
+    }
     const Evaluation val = evaluate_dataset(*model, parts.val, o.batch_size, classes);
     const EarlyStopping::Verdict verdict = stopper.on_epoch_end(epoch, val.loss);
     stopped = o.early_stopping && verdict.stop;
@@ -277,7 +319,6 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
                       o.keras_layout == "flat" ? KerasLayout::Flat : KerasLayout::Nested);
     }
     if (o.restore_best && (verdict.improved || best_weights.empty())) best_weights.capture(*model);
-    history.append(row);
     TrainingState state;
     state.epoch = epoch;
     state.best_metric = stopper.best_epoch() > 0 ? stopper.best() : std::nan("");
@@ -286,13 +327,15 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
     state.notes = {{"args", join(recorded, kArgSeparator)},
                    {"class_names", join(parts.class_names, '\n')},
                    {"best_epoch", std::to_string(stopper.best_epoch())},
-                   {"stopped", stopped ? "1" : "0"}};
+                   {"stopped", stopped ? "1" : "0"},
+                   {"history_row", format_history_row(row)}};
     for (const auto& [key, value] : facts) {
       if (key == "image_size" || key == "seed" || key == "val_split" || key == "data") {
         state.notes.push_back({key, value});
       }
     }
     save_checkpoint(last_path, *model, adam, state);
+    history.append(row);
 
     progress.end_epoch("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs) +
                        "  loss " + fmt("%.4f", row.loss) + "  accuracy " +

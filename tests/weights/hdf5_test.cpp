@@ -178,7 +178,7 @@ TEST(Hdf5, AtomicWriteKeepsTheOldFileWhenTheTemporaryCannotBeCreated) {
   const std::string msg = error_of([&] {
     write_h5_atomically(path, [&](H5Group& root) { root.write_dataset("y", {1}, one.data()); });
   });
-  EXPECT_NE(msg.find(tmp + ": cannot create the file"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("cannot create " + tmp), std::string::npos) << msg;
   EXPECT_EQ(test::file_bytes(path), before);
   EXPECT_TRUE(std::filesystem::is_directory(tmp));  // not ours to remove
 
