@@ -33,7 +33,8 @@ void GpuInput::stage(const Batch& batch) {
 
 Tensor GpuInput::images(const Batch& batch) {
   check_batch(batch, "images");
-  KILN_CHECK(!staged_.empty() && staged_.front().images == batch.indices.size(),
+  KILN_CHECK(!staged_.empty() && staged_.front().images == batch.indices.size() &&
+                 staged_.front().first_index == batch.indices.front(),
              "GpuInput::images: the batch was not the next one staged");
   const Staged s = staged_.front();
   staged_.pop_front();
@@ -43,8 +44,14 @@ Tensor GpuInput::images(const Batch& batch) {
   for (const AffineParams& p : batch.transforms)
     transforms.push_back({p.theta, p.tx, p.ty, p.zx, p.zy, p.flip});
   Tensor out = Tensor::empty({n, 3, h_, w_}, DType::Float32, Device::CUDA);
-  const auto* pixels = static_cast<const std::uint8_t*>(uploader_.acquire(s.ticket));
-  kernels::cuda::augment_preprocess(n, h_, w_, pixels, transforms.data(), out.device_data<float>());
+  try {
+    const auto* pixels = static_cast<const std::uint8_t*>(uploader_.acquire(s.ticket));
+    kernels::cuda::augment_preprocess(n, h_, w_, pixels, transforms.data(),
+                                      out.device_data<float>());
+  } catch (...) {
+    uploader_.release(s.ticket);  // the slot is free again, and the first error is the one seen
+    throw;
+  }
   uploader_.release(s.ticket);  // the kernel, queued above, is the only reader
   return out;
 }

@@ -38,7 +38,8 @@ class GpuInput {
   kernels::cuda::BatchUploader uploader_;
   struct Staged {
     kernels::cuda::BatchUploader::Ticket ticket;
-    std::size_t images;  // its batch's image count, to check images() gets the right batch
+    std::size_t images;        // its batch's image count and first dataset index, to check
+    std::int64_t first_index;  // that images() gets the batch that was staged
   };
   std::deque<Staged> staged_;
 };

@@ -51,6 +51,9 @@ class UploadRing {
         s.has_uploaded = true;
         s.consumed = backend_.make_event();
         s.has_consumed = true;
+        // The device buffer may be a block the compute stream still uses (a caching allocator
+        // hands out freed blocks at once): the first upload waits for the work queued so far.
+        backend_.record_compute(s.consumed);
       }
     } catch (...) {
       free_slots();

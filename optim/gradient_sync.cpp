@@ -77,6 +77,7 @@ void GradientSync::backward(const Tensor& loss, std::int64_t local_count) {
   scale_ = static_cast<float>(local_count);
   started_early_ = 0;
   for (Bucket& b : buckets_) {
+    b.sum.wait();  // one left running by a backward that threw must not see its buffer repacked
     b.ready = 0;
     b.started = false;
   }

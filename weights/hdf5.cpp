@@ -199,6 +199,12 @@ std::vector<std::int64_t> H5DatasetView::shape() const {
 
 std::int64_t H5DatasetView::numel() const { return product(shape()); }
 
+std::size_t H5DatasetView::stored_value_bytes() const {
+  H5Handle type(H5Dget_type(dataset_.id()));
+  if (!type.valid()) fail(file_ + ": " + path_, "cannot read the dataset's type");
+  return H5Tget_size(type.id());
+}
+
 void H5DatasetView::read_numeric(std::int64_t mem_type, void* out) const {
   const std::string where = file_ + ": " + path_;
   H5Handle type(H5Dget_type(dataset_.id()));

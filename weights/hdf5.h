@@ -49,6 +49,7 @@ class H5DatasetView {
   const std::string& path() const { return path_; }
   std::vector<std::int64_t> shape() const;  // dims as stored; {} for a scalar
   std::int64_t numel() const;
+  std::size_t stored_value_bytes() const;  // bytes per value in the file (8 for float64)
   // Any integer or floating-point dataset, converted; throws for other types (strings, ...), and
   // before allocating when the shape claims far more values than the file could hold.
   std::vector<float> read_floats() const;

@@ -24,7 +24,10 @@ namespace {
 // crafted file may hold link cycles (soft links) or millions of links.
 constexpr int kMaxDepth = 32;
 constexpr std::int64_t kMaxObjects = 100000;
-constexpr std::int64_t kMaxDoubleRead = 1 << 20;  // values; bigger datasets are read as floats only
+constexpr std::int64_t kMaxDoubleRead = 1 << 20;  // values; bigger float32 data is read as floats
+// The child's exit codes besides 0 (surveyed).
+constexpr int kExitOther = 3;     // an exception other than kiln::Error (bad_alloc...)
+constexpr int kExitTooLarge = 4;  // more objects or deeper nesting than the survey walks
 
 template <class F>
 void tolerate(F&& f) {
@@ -46,20 +49,24 @@ void survey_attributes(const H5Group& g) {
   }
 }
 
+// A file the survey cannot walk whole is refused: the parent could reach what the child did not.
+[[noreturn]] void too_large() { ::_exit(kExitTooLarge); }
+
 void survey_group(const H5Group& g, int depth, std::int64_t& budget) {
   survey_attributes(g);
-  if (depth >= kMaxDepth) return;
+  if (depth >= kMaxDepth) too_large();
   std::vector<std::string> children;
   tolerate([&] { children = g.children(); });
   for (const std::string& child : children) {
-    if (--budget < 0) return;
+    if (--budget < 0) too_large();
     tolerate([&] {
       if (g.has_group(child)) {
         survey_group(g.group(child), depth + 1, budget);
       } else if (g.has_dataset(child)) {
         const H5DatasetView ds = g.dataset(child);
         ds.read_floats();
-        if (ds.numel() <= kMaxDoubleRead) ds.read_doubles();
+        // Checkpoints read float64 parameters as doubles, whatever their size.
+        if (ds.numel() <= kMaxDoubleRead || ds.stored_value_bytes() == 8) ds.read_doubles();
       }
     });
   }
@@ -78,7 +85,7 @@ void survey_group(const H5Group& g, int depth, std::int64_t& budget) {
     survey_group(file.root(), 0, budget);
   } catch (const Error&) {
   } catch (...) {
-    ::_exit(3);  // bad_alloc and the like: the parent would meet them too
+    ::_exit(kExitOther);  // bad_alloc and the like: the parent would meet them too
   }
   ::_exit(0);
 }
@@ -123,11 +130,20 @@ void survey_hdf5_in_child(const std::string& path, const std::function<H5File()>
     }
     std::this_thread::sleep_for(pause);
   }
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+    KILN_FAIL(path, ": could not check the HDF5 file: the process reading it was killed ",
+              "(SIGKILL: out of memory?); nothing was loaded");
+  }
   if (WIFSIGNALED(status)) {
     KILN_FAIL(path, ": damaged or hostile HDF5 file: the HDF5 library crashed (",
               describe_signal(WTERMSIG(status)), ") reading it; nothing was loaded");
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kExitTooLarge) {
+    KILN_FAIL(path, ": damaged or hostile HDF5 file: more than ", kMaxObjects, " objects or ",
+              "groups nested deeper than ", kMaxDepth, ", more than any model file holds; ",
+              "nothing was loaded");
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kExitOther) {
     KILN_FAIL(path, ": damaged or hostile HDF5 file: reading it failed outside Kiln's checks ",
               "(out of memory?); nothing was loaded");
   }

@@ -2,6 +2,7 @@
 
 #include <zip.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -36,8 +37,18 @@ struct ZipCloser {
 };
 using ZipPtr = std::unique_ptr<zip_t, ZipCloser>;
 
-// Reads a member's bytes into `out`; false when the archive has no such member.
-bool read_member(zip_t* z, const std::string& path, const char* name, std::vector<char>& out) {
+// Keras' JSON members are a few KB; a megabyte-deep nesting would overflow the stack of any
+// recursive walk (nlohmann's dump() included), so depth and size are bounded before use.
+constexpr std::uint64_t kMaxJsonMember = std::uint64_t{16} << 20;
+constexpr int kMaxJsonDepth = 128;
+// A member's recorded size, against what its compressed bytes can hold: deflate expands at most
+// ~1032:1, so a larger claim is a lie (or a bomb) and is refused before the buffer is made.
+constexpr std::uint64_t kMaxExpansion = 1100;
+
+// Reads a member's bytes into `out`; false when the archive has no such member. `limit` caps
+// its recorded size.
+bool read_member(zip_t* z, const std::string& path, const char* name, std::vector<char>& out,
+                 std::uint64_t limit = kMaxMember) {
   const zip_int64_t index = zip_name_locate(z, name, 0);
   if (index < 0) return false;
   zip_stat_t st;
@@ -45,8 +56,12 @@ bool read_member(zip_t* z, const std::string& path, const char* name, std::vecto
   KILN_CHECK(zip_stat_index(z, static_cast<zip_uint64_t>(index), 0, &st) == 0 &&
                  (st.valid & ZIP_STAT_SIZE) != 0,
              path, ": ", name, ": cannot read its size (", zip_strerror(z), ")");
-  KILN_CHECK(st.size <= kMaxMember, path, ": ", name, ": ", st.size,
-             " bytes, more than a model file Kiln can load");
+  KILN_CHECK(st.size <= limit, path, ": ", name, ": ", st.size, " bytes, more than ",
+             limit == kMaxMember ? "a model file Kiln can load" : "a Keras JSON member holds");
+  KILN_CHECK((st.valid & ZIP_STAT_COMP_SIZE) == 0 || st.size <= 4096 ||
+                 st.size / std::max<std::uint64_t>(st.comp_size, 1) <= kMaxExpansion,
+             path, ": ", name, ": claims ", st.size, " bytes from ", st.comp_size,
+             " compressed (damaged or hostile archive)");
   zip_file_t* f = zip_fopen_index(z, static_cast<zip_uint64_t>(index), 0);
   KILN_CHECK(f != nullptr, path, ": ", name, ": cannot open it (", zip_strerror(z), ")");
   out.assign(static_cast<std::size_t>(st.size), '\0');
@@ -68,11 +83,19 @@ bool read_member(zip_t* z, const std::string& path, const char* name, std::vecto
 
 KerasJson parse_json(const std::vector<char>& text, const std::string& path, const char* name) {
   KerasJson j;
+  bool too_deep = false;
+  const KerasJson::parser_callback_t bound = [&too_deep](int depth, KerasJson::parse_event_t,
+                                                         KerasJson&) {
+    if (depth > kMaxJsonDepth) too_deep = true;
+    return !too_deep;  // discards the rest once too deep
+  };
   try {
-    j = KerasJson::parse(text.begin(), text.end());
+    j = KerasJson::parse(text.begin(), text.end(), bound);
   } catch (const nlohmann::json::exception& e) {
     KILN_FAIL(path, ": ", name, " is not valid JSON (", e.what(), ")");
   }
+  KILN_CHECK(!too_deep, path, ": ", name, " nests deeper than ", kMaxJsonDepth,
+             " levels (damaged or hostile archive)");
   KILN_CHECK(j.is_object(), path, ": ", name, " is JSON but not an object ({...}), as Keras ",
              "writes it");
   return j;
@@ -100,13 +123,13 @@ KerasArchive read_keras_archive(const std::string& path) {
   KILN_CHECK(z != nullptr, path, ": not a readable zip archive, as a Keras .keras file is (",
              zip_error_text(code), "; truncated or damaged?)");
   std::vector<char> config, metadata, weights;
-  KILN_CHECK(read_member(z.get(), path, kConfig, config), path, ": no ", kConfig,
+  KILN_CHECK(read_member(z.get(), path, kConfig, config, kMaxJsonMember), path, ": no ", kConfig,
              " in the archive: not a Keras 3 .keras model file");
   KILN_CHECK(read_member(z.get(), path, kWeights, weights), path, ": no ", kWeights,
              " in the archive (a model saved without weights, or not by Keras 3?)");
   KerasArchive out;
   out.config = parse_json(config, path, kConfig);
-  out.metadata = read_member(z.get(), path, kMetadata, metadata)
+  out.metadata = read_member(z.get(), path, kMetadata, metadata, kMaxJsonMember)
                      ? parse_json(metadata, path, kMetadata)
                      : KerasJson::object();
   const H5File file = H5File::open_image(weights, path + "/" + kWeights);

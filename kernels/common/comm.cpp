@@ -46,7 +46,7 @@ void allreduce(T* data, std::int64_t n, MPI_Datatype type) {
 bool built_with_mpi() { return KILN_WITH_MPI != 0; }
 
 int launcher_world_size() {
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE", "MPI_LOCALNRANKS"}) {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE"}) {
     const int size = env_int(name, 0);
     if (size > 0) return size;
   }
@@ -62,6 +62,10 @@ void init(int* argc, char*** argv) {
   // FUNNELED: only the main thread calls MPI (the loader's worker never does).
   check_mpi(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
   g_joined = true;
+  KILN_CHECK(provided >= MPI_THREAD_FUNNELED, "MPI: the library offers thread level ", provided,
+             ", Kiln needs MPI_THREAD_FUNNELED (its loader runs a worker thread)");
+  // Errors come back as codes (check_mpi turns them into kiln::Error) instead of aborting.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &g_world.rank);
   MPI_Comm_size(MPI_COMM_WORLD, &g_world.size);
   MPI_Comm local;

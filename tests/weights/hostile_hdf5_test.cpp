@@ -137,6 +137,24 @@ TEST(HostileHdf5, ABadTimeLimitIsNamed) {
       << e;
 }
 
+// Nesting deeper than the survey walks (soft-link cycles look like this too): refused, since the
+// parent could otherwise reach objects the child never read.
+TEST(HostileHdf5, GroupsNestedDeeperThanTheSurveyWalksAreRefused) {
+  ScratchDir dir;
+  const std::string path = dir.file("deep.h5");
+  std::string group;
+  for (int i = 0; i < 40; ++i) group += "/g";
+  {
+    RawH5Writer w(path);
+    w.group(group);
+  }
+  const std::string e = error_of([&] { H5File::open_read(path); });
+  EXPECT_NE(e.find(path + ": damaged or hostile HDF5 file: more than 100000 objects or groups "
+                          "nested deeper than 32"),
+            std::string::npos)
+      << e;
+}
+
 // A dataset whose shape claims 2^40 floats in a file of a few kilobytes: refused by its claim,
 // before a 4 TiB vector is made. (A chunked dataset may claim any extent; HDF5 reads unwritten
 // chunks as fill values, so such a file is valid HDF5 and only the size check stops it.)

@@ -98,6 +98,12 @@ TEST(KerasArchive, BrokenArchivesFailNamingTheFileAndTheMember) {
         {"metadata.json is not valid JSON"});
   fails("not_hdf5.keras", {m[0], m[1], {"model.weights.h5", "not an HDF5 file at all"}},
         {"not_hdf5.keras/model.weights.h5: not an HDF5 file"});
+  // A million-deep nesting would overflow any recursive walk of the parsed tree.
+  const std::string deep = "{\"a\": " + std::string(200000, '[') + std::string(200000, ']') + "}";
+  fails("deep_metadata.keras", {{"metadata.json", deep}, m[1], m[2]},
+        {"metadata.json nests deeper than 128 levels"});
+  fails("deep_config.keras", {m[0], {"config.json", deep}, m[2]},
+        {"config.json nests deeper than 128 levels"});
   fails("half_hdf5.keras", {m[0], m[1], {"model.weights.h5", m[2].bytes.substr(0, 1500)}},
         {"half_hdf5.keras/model.weights.h5"});
   fails("legacy.keras",
