@@ -37,11 +37,6 @@ J without_shared_ids(J j) {
   return j;
 }
 
-std::string text_of(const std::string& path) {
-  const std::vector<std::uint8_t> b = read_bytes(path);
-  return std::string(b.begin(), b.end());
-}
-
 // A .keras archive as Keras writes it, with `config` and these weights (written by h5py's rules).
 void write_keras_file(const std::string& path, const std::string& config,
                       const std::vector<Keras3Layer>& weights) {
@@ -144,37 +139,7 @@ TEST(KerasConfig, RefusesWhatKilnsClassifierDoesNotCompute) {
   refused(j, {"the model is 'Dense'"});
 }
 
-class KerasArchiveApp : public ::testing::Test {
- protected:
-  void SetUp() override {
-    write_bytes(dir.file("data/data_batch_1.bin"), cifar_records(16, 1));
-    write_bytes(dir.file("data/test_batch.bin"), cifar_records(8, 2));
-    write_text(dir.file("models/history.csv"), kSentinel);
-  }
-
-  std::string predictions(const std::string& model, const std::string& csv) {
-    const AppRun run =
-        run_cifar10(dir, "predict --model " + model + " data/test_batch.bin --out " + csv);
-    EXPECT_EQ(run.status, 0) << run.err;
-    return text_of(dir.file(csv));
-  }
-
-  // A failing predict: exit 1, one stderr line containing every `culprit`, --out not touched.
-  void expect_failure(const std::string& model, const std::vector<std::string>& culprits) {
-    SCOPED_TRACE(model);
-    const AppRun run = run_cifar10(
-        dir, "predict --model " + model + " data/test_batch.bin --out models/history.csv");
-    EXPECT_EQ(run.status, 1) << run.err;
-    const std::vector<std::string> lines = lines_of(run.err);
-    ASSERT_EQ(lines.size(), 1u) << run.err;
-    for (const std::string& c : culprits)
-      EXPECT_NE(lines[0].find(c), std::string::npos) << lines[0];
-    EXPECT_EQ(text_of(dir.file("models/history.csv")), kSentinel);
-  }
-
-  static constexpr const char* kSentinel = "sentinel: an earlier run's file\n";
-  TempFolder dir;
-};
+using KerasArchiveApp = PredictFromFiles;
 
 TEST_F(KerasArchiveApp, PredictsFromKerasArchivesWhatItPredictsFromTheSameWeightsInH5) {
   Generator init(11);

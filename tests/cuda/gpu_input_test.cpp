@@ -17,23 +17,10 @@
 #include "kernels/cuda_runtime.h"
 #include "tests/cuda/cuda_test.h"
 #include "tests/cuda/parity.h"
+#include "tests/support/random_images.h"
 
 namespace kiln {
 namespace {
-
-ImageDataset random_images(int n, int h, int w) {
-  ImageDataset ds;
-  ds.n = n;
-  ds.h = h;
-  ds.w = w;
-  ds.c = 3;
-  ds.class_names = {"a", "b"};
-  Generator gen(5);
-  ds.images.resize(static_cast<std::size_t>(n * h * w * 3));
-  for (auto& v : ds.images) v = static_cast<std::uint8_t>(gen.next_u64() >> 56);
-  for (int i = 0; i < n; ++i) ds.labels.push_back(i % 2);
-  return ds;
-}
 
 LoaderOptions augmented(BatchForm form) {
   LoaderOptions o;
@@ -49,7 +36,7 @@ LoaderOptions augmented(BatchForm form) {
 
 TEST(CudaGpuInput, StagedOneAheadGivesTheCpuLoadersBatches) {
   KILN_REQUIRE_CUDA();
-  const ImageDataset data = random_images(150, 32, 32);
+  const ImageDataset data = test::random_images(150, 32, 32, 2, 5);
   BatchLoader cpu(data, augmented(BatchForm::Network));
   BatchLoader pixels(data, augmented(BatchForm::Pixels));
   GpuInput input(16, 32, 32);
@@ -77,7 +64,7 @@ TEST(CudaGpuInput, StagedOneAheadGivesTheCpuLoadersBatches) {
 
 TEST(CudaGpuInput, RefusesABatchOutOfOrder) {
   KILN_REQUIRE_CUDA();
-  const ImageDataset data = random_images(40, 8, 8);
+  const ImageDataset data = test::random_images(40, 8, 8, 2, 5);
   BatchLoader pixels(data, augmented(BatchForm::Pixels));
   GpuInput input(16, 8, 8);
   pixels.start_epoch(0);

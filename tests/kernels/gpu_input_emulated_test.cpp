@@ -24,6 +24,7 @@
 #include "kernels/upload_ring.h"
 #include "tests/cuda/parity.h"
 #include "tests/support/emulated_launch.h"
+#include "tests/support/random_images.h"
 #include "tests/support/test_data.h"
 #include "tests/support/thread_streams.h"
 
@@ -31,20 +32,6 @@ namespace kiln {
 namespace {
 
 namespace emulated = kernels::cuda::emulated;
-
-ImageDataset random_images(int n, int h, int w) {
-  ImageDataset ds;
-  ds.n = n;
-  ds.h = h;
-  ds.w = w;
-  ds.c = 3;
-  ds.class_names = {"a", "b", "c", "d"};
-  Generator gen(99);
-  ds.images.resize(static_cast<std::size_t>(n * h * w * 3));
-  for (auto& v : ds.images) v = static_cast<std::uint8_t>(gen.next_u64() >> 56);
-  for (int i = 0; i < n; ++i) ds.labels.push_back(i % 4);
-  return ds;
-}
 
 LoaderOptions augmented(BatchForm form) {
   LoaderOptions o;
@@ -98,7 +85,7 @@ std::vector<std::vector<float>> device_epoch(BatchLoader& loader, std::int64_t e
 
 TEST(GpuInputEmulated, UploadAndKernelGiveTheCpuPathsBatches) {
   constexpr int kH = 9, kW = 11;  // odd and not square: a swapped axis shows
-  const ImageDataset data = random_images(23, kH, kW);
+  const ImageDataset data = test::random_images(23, kH, kW, 4, 99);
   BatchLoader cpu_loader(data, augmented(BatchForm::Network));
   BatchLoader pixel_loader(data, augmented(BatchForm::Pixels));
   test::EmulatedLaunch launch(/*cap=*/2);  // a grid-stride loop that wraps
@@ -128,7 +115,7 @@ TEST(GpuInputEmulated, UploadAndKernelGiveTheCpuPathsBatches) {
 
 // The pixel form hands out what is stored and the transforms the CPU path applies.
 TEST(GpuInputEmulated, PixelBatchesHoldStoredImagesAndTheCpuPathsTransforms) {
-  const ImageDataset data = random_images(7, 4, 6);
+  const ImageDataset data = test::random_images(7, 4, 6, 4, 99);
   BatchLoader loader(data, augmented(BatchForm::Pixels));
   loader.start_epoch(1);
   const std::size_t image = 4 * 6 * 3;
