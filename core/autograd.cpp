@@ -97,7 +97,18 @@ void run_backward(const Tensor& root, const Tensor& grad) {
   }
   NoGradGuard no_grad;  // gradients are not themselves recorded (no double backward)
   std::unordered_map<Node*, Tensor> pending{{root.grad_fn().get(), grad}};
-  for (const std::shared_ptr<Node>& owner : reverse_topological_order(root.grad_fn())) {
+  const std::vector<std::shared_ptr<Node>> order = reverse_topological_order(root.grad_fn());
+  // With a hook, each leaf's incoming edges are counted, so the hook runs once per leaf, when
+  // its last contribution has been added (a parameter used twice gets both first).
+  std::unordered_map<const TensorImpl*, int> edges_left;
+  if (t_leaf_hook != nullptr) {
+    for (const std::shared_ptr<Node>& n : order) {
+      for (const Edge& e : n->edges) {
+        if (!e.node && e.leaf.defined()) ++edges_left[e.leaf.impl()];
+      }
+    }
+  }
+  for (const std::shared_ptr<Node>& owner : order) {
     Node* node = owner.get();
     KILN_CHECK(node->backward, node->op, " backward: the graph was already freed by an earlier ",
                "backward(); run the forward again");
@@ -108,7 +119,13 @@ void run_backward(const Tensor& root, const Tensor& grad) {
                " gradients for ", node->edges.size(), " inputs");
     for (std::size_t i = 0; i < grads.size(); ++i) {
       const Edge& e = node->edges[i];
-      if (!e.needs_grad() || !grads[i].defined()) continue;
+      // An edge that brings no gradient still counts down its leaf.
+      const bool last =
+          t_leaf_hook != nullptr && !e.node && e.leaf.defined() && --edges_left[e.leaf.impl()] == 0;
+      if (!e.needs_grad() || !grads[i].defined()) {
+        if (last && e.leaf.grad().defined()) (*t_leaf_hook)(e.leaf);
+        continue;
+      }
       KILN_CHECK(grads[i].shape() == e.shape, node->op, " backward: gradient ", grads[i].shape(),
                  " for input ", i, " of shape ", e.shape);
       if (e.node) {
@@ -123,7 +140,7 @@ void run_backward(const Tensor& root, const Tensor& grad) {
         } else {
           leaf.set_grad(grads[i].clone());  // a private copy: later backwards add into it
         }
-        if (t_leaf_hook != nullptr) (*t_leaf_hook)(leaf);
+        if (last) (*t_leaf_hook)(leaf);
       }
     }
     // Free what this node saved as soon as it has run.

@@ -51,8 +51,9 @@ class NoGradGuard {
   bool previous_;
 };
 
-// While one lives, backward calls `on_leaf(leaf)` on this thread each time it has written a
-// leaf's gradient (set or accumulated into), in the order backward reaches the leaves: what
+// While one lives, backward calls `on_leaf(leaf)` on this thread once per leaf it reaches, as
+// soon as that leaf's gradient is complete (every use of it in the graph added), in the order
+// the leaves complete: what
 // data-parallel training (optim/gradient_sync.h) needs to start reducing gradients while
 // backward is still running. One at a time per thread; they do not nest.
 class LeafGradientHook {

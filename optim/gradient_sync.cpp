@@ -57,8 +57,9 @@ void GradientSync::on_gradient(const Tensor& leaf) {
   if (it == index_of_.end()) return;
   const std::size_t k = it->second;
   Bucket& b = buckets_[bucket_of_[k]];
+  // The hook runs once per parameter per backward; a second call means a second backward.
   KILN_CHECK(!b.started, "GradientSync: parameter ", k, " got a second gradient after its ",
-             "bucket's all-reduce started (is it used twice in the forward pass?)");
+             "bucket's all-reduce started (two backward passes in one step?)");
   if (++b.ready == b.params.size() && overlap_) {
     start(b);
     ++started_early_;

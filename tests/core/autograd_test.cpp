@@ -1,6 +1,9 @@
+#include "core/autograd.h"
+
 #include <gtest/gtest.h>
 
-#include "core/autograd.h"
+#include <vector>
+
 #include "core/functions.h"
 
 namespace kiln {
@@ -38,6 +41,25 @@ TEST(Autograd, ATensorUsedTwiceGetsBothContributions) {
   Tensor a = leaf({3, -1});
   sum(add(mul(a, a), a)).backward();
   EXPECT_EQ(a.grad().to_vector<double>(), (std::vector<double>{7, -1}));
+}
+
+// The hook data-parallel training starts its all-reduces from: once per leaf, with the leaf's
+// gradient already complete, however many times the leaf is used.
+TEST(Autograd, LeafGradientHookRunsOncePerLeafWhenItsGradientIsComplete) {
+  Tensor a = leaf({3, -1}), b = leaf({2, 5});
+  std::vector<std::vector<double>> seen_a, seen_b;
+  {
+    LeafGradientHook hook([&](const Tensor& t) {
+      (t.same(a) ? seen_a : seen_b).push_back(t.grad().to_vector<double>());
+    });
+    sum(add(mul(a, a), mul(a, b))).backward();  // a three times, b once
+  }
+  ASSERT_EQ(seen_a.size(), 1u);
+  EXPECT_EQ(seen_a[0], (std::vector<double>{2 * 3 + 2, 2 * -1 + 5}));  // 2a + b
+  ASSERT_EQ(seen_b.size(), 1u);
+  EXPECT_EQ(seen_b[0], (std::vector<double>{3, -1}));
+  sum(mul(a, a)).backward();  // no hook any more
+  EXPECT_EQ(seen_a.size(), 1u);
 }
 
 TEST(Autograd, SharedGradientTensorsAreNotAliasedInLeaves) {
