@@ -20,7 +20,8 @@ std::vector<std::uint8_t> gunzip(const std::vector<std::uint8_t>& bytes, const s
   // reservation is capped at that; the loop below grows the buffer as the data really inflates.
   if (bytes.size() >= 18) {
     const std::uint8_t* t = bytes.data() + bytes.size() - 4;
-    const std::size_t claimed = t[0] | t[1] << 8 | t[2] << 16 | static_cast<std::size_t>(t[3]) << 24;
+    const std::size_t claimed =
+        t[0] | t[1] << 8 | t[2] << 16 | static_cast<std::size_t>(t[3]) << 24;
     out.reserve(std::min(claimed, bytes.size() * 1032));
   }
   z_stream zs{};

@@ -123,7 +123,8 @@ RgbImage decode_png(const std::vector<std::uint8_t>& bytes, const std::string& p
   // Sized in 64 bits (PNG_IMAGE_SIZE computes in 32 and wraps; libpng 1.6.39 then refuses the
   // image itself) and left uninitialised, so only the rows libpng decodes are touched.
   image.format = PNG_FORMAT_RGBA;
-  std::unique_ptr<std::uint8_t[]> rgba(new std::uint8_t[std::size_t{image.width} * image.height * 4]);
+  std::unique_ptr<std::uint8_t[]> rgba(
+      new std::uint8_t[std::size_t{image.width} * image.height * 4]);
   if (!png_image_finish_read(&image, nullptr, rgba.get(), 0, nullptr)) {
     const std::string message = image.message;
     png_image_free(&image);

@@ -18,7 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const char* names[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
   for (std::size_t i = 0; i < parts.size(); ++i) {
-    const std::string path = kiln::fuzz::write_scratch_file(std::string("idx/") + names[i], parts[i]);
+    const std::string path =
+        kiln::fuzz::write_scratch_file(std::string("idx/") + names[i], parts[i]);
     try {
       kiln::read_idx(path);
     } catch (const kiln::Error&) {

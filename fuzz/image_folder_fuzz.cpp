@@ -23,8 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::string folder = dir + "/" + classes[place & 3];
     if (place & 4) folder += "/sub";
     std::filesystem::create_directories(folder);
-    const std::string name = std::string(place & 8 ? "." : "") + "img" + std::to_string(i) +
-                             exts[(place >> 4) & 3];
+    const std::string name =
+        std::string(place & 8 ? "." : "") + "img" + std::to_string(i) + exts[(place >> 4) & 3];
     kiln::fuzz::write_file(folder + "/" + name, parts[i].substr(1));
   }
   try {

@@ -42,7 +42,8 @@ Bytes slurp(const std::string& path) {
 
 Bytes join(const std::vector<Bytes>& parts) {
   Bytes out;
-  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? kiln::fuzz::kPartSeparator : "") + parts[i];
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    out += (i ? kiln::fuzz::kPartSeparator : "") + parts[i];
   return out;
 }
 
@@ -180,11 +181,13 @@ void data_files() {
   put("image_decode", "progressive.jpg", "\x04" + jpeg(16, 16, 3, true));
 
   // image_folder: each part's first byte places it (see image_folder_fuzz.cpp).
-  put("image_folder", "two_classes", join({"\x00" + png(4, 4, 3), "\x11" + jpeg(8, 8, 3, false),
-                                           "\x05" + png(3, 5, 1), "\x39" + Bytes("not an image")}));
+  put("image_folder", "two_classes",
+      join({"\x00" + png(4, 4, 3), "\x11" + jpeg(8, 8, 3, false), "\x05" + png(3, 5, 1),
+            "\x39" + Bytes("not an image")}));
 
   std::vector<kiln::app::EpochRecord> rows;
-  for (int e = 1; e <= 4; ++e) rows.push_back({e, 1.0 / e, 0.2 * e, 1.1 / e, 0.19 * e, 1e-3, 12.5, 800});
+  for (int e = 1; e <= 4; ++e)
+    rows.push_back({e, 1.0 / e, 0.2 * e, 1.1 / e, 0.19 * e, 1e-3, 12.5, 800});
   put("history", "history.csv", kiln::app::format_history(rows));
 
   auto argv = [](const std::vector<std::string>& a) {
@@ -192,14 +195,18 @@ void data_files() {
     for (std::size_t i = 0; i < a.size(); ++i) out += (i ? Bytes(1, '\0') : Bytes()) + a[i];
     return out;
   };
-  put("options", "train", argv({"train", "--epochs", "3", "--batch-size=32", "--lr", "1e-4",
-                                 "--no-augment", "--seed", "7", "--val-split=0.2", "--resume"}));
-  put("options", "train_layout", argv({"train", "--keras-layout", "flat", "--save-format",
-                                       "weights.h5", "--unfreeze-from", "block5_conv1"}));
-  put("options", "evaluate", argv({"evaluate", "--model", "m.h5", "--split", "test", "--limit",
-                                   "100", "--device=cpu", "--threads", "2"}));
-  put("options", "predict", argv({"predict", "a.jpg", "b.bin", "--top", "5", "--out", "p.csv",
-                                  "--conv-engine", "kiln", "--deterministic"}));
+  put("options", "train",
+      argv({"train", "--epochs", "3", "--batch-size=32", "--lr", "1e-4", "--no-augment", "--seed",
+            "7", "--val-split=0.2", "--resume"}));
+  put("options", "train_layout",
+      argv({"train", "--keras-layout", "flat", "--save-format", "weights.h5", "--unfreeze-from",
+            "block5_conv1"}));
+  put("options", "evaluate",
+      argv({"evaluate", "--model", "m.h5", "--split", "test", "--limit", "100", "--device=cpu",
+            "--threads", "2"}));
+  put("options", "predict",
+      argv({"predict", "a.jpg", "b.bin", "--top", "5", "--out", "p.csv", "--conv-engine", "kiln",
+            "--deterministic"}));
 }
 
 }  // namespace

@@ -100,8 +100,8 @@ std::vector<float> read_weight_values(const H5DatasetView& ds, const std::string
     claimed *= static_cast<double>(static_cast<std::uint64_t>(d));
     dims += (dims.empty() ? "" : ", ") + std::to_string(static_cast<std::uint64_t>(d));
   }
-  KILN_CHECK(claimed <= limit, file, ": ", ds.path(), " claims shape (", dims, "), more values than a ",
-             ec ? 0 : bytes, "-byte file can hold (a corrupt dataspace)");
+  KILN_CHECK(claimed <= limit, file, ": ", ds.path(), " claims shape (", dims,
+             "), more values than a ", ec ? 0 : bytes, "-byte file can hold (a corrupt dataspace)");
   return ds.read_floats();
 }
 
