@@ -2,6 +2,8 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace kiln {
@@ -13,10 +15,14 @@ bool is_gzip(const std::vector<std::uint8_t>& bytes) {
 std::vector<std::uint8_t> gunzip(const std::vector<std::uint8_t>& bytes, const std::string& path,
                                  const std::string& what) {
   std::vector<std::uint8_t> out;
-  // gzip's trailer holds the uncompressed size mod 2^32: a good first guess for one member.
+  // gzip's trailer holds the uncompressed size mod 2^32: a good first guess for one member, but
+  // only a claim, and an 18-byte file can claim 4 GiB. Deflate expands at most 1032:1, so the
+  // reservation is capped at that; the loop below grows the buffer as the data really inflates.
   if (bytes.size() >= 18) {
     const std::uint8_t* t = bytes.data() + bytes.size() - 4;
-    out.reserve(t[0] | t[1] << 8 | t[2] << 16 | static_cast<std::size_t>(t[3]) << 24);
+    const std::size_t claimed =
+        t[0] | t[1] << 8 | t[2] << 16 | static_cast<std::size_t>(t[3]) << 24;
+    out.reserve(std::min(claimed, bytes.size() * 1032));
   }
   z_stream zs{};
   // 15 + 16: a gzip wrapper (not zlib's) around a deflate stream with a 32 KiB window.

@@ -5,6 +5,7 @@
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 
 // Order matters: jpeglib.h needs <cstdio> (FILE) first, and jerror.h needs jpeglib.h.
 // clang-format off
@@ -18,6 +19,15 @@
 namespace kiln {
 
 namespace {
+
+// Checked against the header before any pixel buffer is allocated: a few bytes can claim
+// 65535x65535 (JPEG) or 10^6x10^6 (PNG). 100 megapixels is past any camera this is fed from.
+constexpr std::uint64_t kMaxPixels = 100'000'000;
+
+std::string too_large(std::uint64_t w, std::uint64_t h) {
+  return std::to_string(w) + "x" + std::to_string(h) + " pixels, more than the limit of " +
+         std::to_string(kMaxPixels / 1'000'000) + " megapixels";
+}
 
 bool is_png(const std::vector<std::uint8_t>& b) {
   static const std::uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -50,7 +60,7 @@ void jpeg_on_message(j_common_ptr cinfo, int level) {
   if (level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF) jpeg_on_error(cinfo);
 }
 
-// Returns an empty string on success, else libjpeg's message. `out` is resized to (h, w, 3).
+// Returns an empty string on success, else libjpeg's message. `out` is filled with (h, w, 3).
 std::string decode_jpeg_into(const std::vector<std::uint8_t>& bytes, std::vector<std::uint8_t>& out,
                              int& h, int& w) {
   jpeg_decompress_struct cinfo;
@@ -65,13 +75,25 @@ std::string decode_jpeg_into(const std::vector<std::uint8_t>& bytes, std::vector
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(&cinfo, TRUE);
+  // Before jpeg_start_decompress, which allocates a progressive file's whole coefficient buffer.
+  if (std::uint64_t{cinfo.image_width} * cinfo.image_height > kMaxPixels) {
+    h = static_cast<int>(cinfo.image_height);
+    w = static_cast<int>(cinfo.image_width);
+    jpeg_destroy_decompress(&cinfo);
+    return too_large(w, h);
+  }
   cinfo.out_color_space = JCS_RGB;  // YCbCr and grayscale both convert; CMYK fails loudly
   jpeg_start_decompress(&cinfo);
   h = static_cast<int>(cinfo.output_height);
   w = static_cast<int>(cinfo.output_width);
-  out.resize(static_cast<std::size_t>(h) * w * 3);
+  // Rows are appended as they decode, so a truncated file that claims a large image fails at
+  // its first missing row having touched only the rows it had (reserve commits no pages).
+  const std::size_t row_bytes = static_cast<std::size_t>(w) * 3;
+  out.clear();
+  out.reserve(row_bytes * h);
   while (cinfo.output_scanline < cinfo.output_height) {
-    JSAMPROW row = out.data() + static_cast<std::size_t>(cinfo.output_scanline) * w * 3;
+    out.resize(out.size() + row_bytes);
+    JSAMPROW row = out.data() + out.size() - row_bytes;
     jpeg_read_scanlines(&cinfo, &row, 1);
   }
   jpeg_finish_decompress(&cinfo);
@@ -93,10 +115,17 @@ RgbImage decode_png(const std::vector<std::uint8_t>& bytes, const std::string& p
   image.version = PNG_IMAGE_VERSION;
   KILN_CHECK(png_image_begin_read_from_memory(&image, bytes.data(), bytes.size()), "image: ", path,
              ": corrupt PNG (", image.message, ")");
+  if (std::uint64_t{image.width} * image.height > kMaxPixels) {
+    png_image_free(&image);
+    KILN_FAIL("image: ", path, ": PNG of ", too_large(image.width, image.height));
+  }
   // RGBA, then drop A: PIL's convert("RGB") drops alpha rather than compositing it.
+  // Sized in 64 bits (PNG_IMAGE_SIZE computes in 32 and wraps; libpng 1.6.39 then refuses the
+  // image itself) and left uninitialised, so only the rows libpng decodes are touched.
   image.format = PNG_FORMAT_RGBA;
-  std::vector<std::uint8_t> rgba(PNG_IMAGE_SIZE(image));
-  if (!png_image_finish_read(&image, nullptr, rgba.data(), 0, nullptr)) {
+  std::unique_ptr<std::uint8_t[]> rgba(
+      new std::uint8_t[std::size_t{image.width} * image.height * 4]);
+  if (!png_image_finish_read(&image, nullptr, rgba.get(), 0, nullptr)) {
     const std::string message = image.message;
     png_image_free(&image);
     KILN_FAIL("image: ", path, ": corrupt PNG (", message, ")");

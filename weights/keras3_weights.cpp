@@ -117,7 +117,8 @@ struct Walk {
       name = optional_name(vars);
       for (const std::string& v : ordered_vars(vars)) {
         const H5DatasetView ds = vars.dataset(v);
-        l.weights.push_back({keras3_path(key) + "/vars/" + v, ds.shape(), ds.read_floats()});
+        l.weights.push_back(
+            {keras3_path(key) + "/vars/" + v, ds.shape(), read_weight_values(ds, g.file())});
       }
     }
     every_leaf_named = every_leaf_named && !name.empty();

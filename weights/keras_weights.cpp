@@ -1,6 +1,7 @@
 #include "weights/keras_weights.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <optional>
 #include <set>
 
@@ -88,6 +89,22 @@ const KerasLayer* KerasWeights::find(const std::string& layer) const {
   return nullptr;
 }
 
+std::vector<float> read_weight_values(const H5DatasetView& ds, const std::string& file) {
+  std::error_code ec;
+  const std::uintmax_t bytes = std::filesystem::file_size(file, ec);
+  const double limit = 1032.0 * static_cast<double>(ec ? 0 : bytes) + 65536;
+  // In double: the dims are the claim being checked, and their product may not fit in 64 bits.
+  double claimed = 1;
+  std::string dims;
+  for (std::int64_t d : ds.shape()) {
+    claimed *= static_cast<double>(static_cast<std::uint64_t>(d));
+    dims += (dims.empty() ? "" : ", ") + std::to_string(static_cast<std::uint64_t>(d));
+  }
+  KILN_CHECK(claimed <= limit, file, ": ", ds.path(), " claims shape (", dims,
+             "), more values than a ", ec ? 0 : bytes, "-byte file can hold (a corrupt dataspace)");
+  return ds.read_floats();
+}
+
 KerasWeights read_keras_weights(const H5Group& root) {
   const std::string& file = root.file();
   const H5Group* g = &root;
@@ -133,7 +150,7 @@ KerasWeights read_keras_weights(const H5Group& root) {
                  entry, "' is listed in weight_names but there is no dataset ", layer_group.path(),
                  "/", entry);
       const H5DatasetView ds = layer_group.dataset(entry);
-      layer.weights.push_back({entry, ds.shape(), ds.read_floats()});
+      layer.weights.push_back({entry, ds.shape(), read_weight_values(ds, file)});
     }
     out.layers.push_back(std::move(layer));
   }

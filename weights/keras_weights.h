@@ -49,6 +49,12 @@ KerasWeights read_keras_weights(const std::string& path);
 // The same from an open group that holds `layer_names` or a `model_weights` group.
 KerasWeights read_keras_weights(const H5Group& root);
 
+// A weight dataset's values, read only after its claimed size is checked against the file's:
+// a corrupt dataspace can claim 2^40 values in a 20 KB file, and H5DatasetView allocates what
+// it claims before HDF5 reads (or refuses) the data. Not even deflate expands past 1032:1, so
+// more values than 1032 per byte of `file` is corrupt (or never-written fill: no weight either).
+std::vector<float> read_weight_values(const H5DatasetView& ds, const std::string& file);
+
 // Writes tf.keras 2's layout, atomically (write_h5_atomically): root attributes layer_names,
 // backend "tensorflow", keras_version "2.15.0"; one group per layer (weightless ones too) with
 // attribute weight_names; each weight's dataset at <layer>/<entry>, so "dense/kernel:0" lands

@@ -1,5 +1,6 @@
 #include "apps/cifar10/history.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -45,6 +46,9 @@ std::vector<EpochRecord> parse_history(const std::string& text, const std::strin
                  "' is not a number");
     }
     KILN_CHECK(v.size() == 8, path, ": line ", line_no, " has ", v.size(), " fields, expected 8");
+    // Checked before the cast: converting 1e300 or nan to an integer is undefined behaviour.
+    KILN_CHECK(v[0] >= 0 && v[0] <= 1e15 && v[0] == std::floor(v[0]), path, ": line ", line_no,
+               ": epoch ", v[0], " is not a whole number of epochs");
     rows.push_back({static_cast<std::int64_t>(v[0]), v[1], v[2], v[3], v[4], v[5], v[6], v[7]});
   }
   return rows;

@@ -143,5 +143,19 @@ TEST(History, FormatsAndParsesRows) {
   EXPECT_THROW(parse_history("epoch\n1,2,x\n", "h.csv"), kiln::Error);
 }
 
+// Regression (found while fuzzing the reader, fuzz/history_fuzz.cpp): the epoch column was cast
+// to an integer unchecked, undefined behaviour for 1e300 or nan (UBSan: float-cast-overflow).
+TEST(History, EpochThatIsNotAWholeNumberIsAnError) {
+  for (const char* epoch : {"1e300", "nan", "-inf", "-1", "2.5"}) {
+    const std::string text = std::string("epoch\n") + epoch + ",1,1,1,1,1,1,1\n";
+    try {
+      parse_history(text, "h.csv");
+      ADD_FAILURE() << "no error for epoch " << epoch;
+    } catch (const kiln::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("h.csv: line 2: epoch"), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace kiln::app
