@@ -311,6 +311,14 @@ std::vector<std::string> H5Group::children() const {
   return names;
 }
 
+bool H5Group::is_hard_link(const std::string& name) const {
+  H5L_info_t info;
+  if (H5Lget_info(group_.id(), name.c_str(), &info, H5P_DEFAULT) < 0) {
+    fail(where(name), "cannot read the link");
+  }
+  return info.type == H5L_TYPE_HARD;
+}
+
 H5Group H5Group::group(const std::string& rel) const {
   if (!has_group(rel)) KILN_FAIL(where(rel), ": no such group");
   H5Handle g(H5Gopen2(group_.id(), rel.c_str(), H5P_DEFAULT));

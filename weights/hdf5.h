@@ -77,6 +77,9 @@ class H5Group {
   bool has_group(const std::string& rel) const;
   bool has_dataset(const std::string& rel) const;
   std::vector<std::string> children() const;  // names of the links here, in name order
+  // Whether the link `name` here is a hard link (what h5py and Keras write), not a soft link or
+  // an external link into another file; asking never follows the link.
+  bool is_hard_link(const std::string& name) const;
 
   H5Group group(const std::string& rel) const;
   H5Group create_group(const std::string& rel);  // makes missing intermediate groups too

@@ -28,6 +28,7 @@ constexpr std::int64_t kMaxDoubleRead = 1 << 20;  // values; bigger float32 data
 // The child's exit codes besides 0 (surveyed).
 constexpr int kExitOther = 3;     // an exception other than kiln::Error (bad_alloc...)
 constexpr int kExitTooLarge = 4;  // more objects or deeper nesting than the survey walks
+constexpr int kExitLink = 5;      // a soft or external link
 
 template <class F>
 void tolerate(F&& f) {
@@ -65,6 +66,17 @@ void survey_group(const H5Group& g, int depth, std::int64_t& budget) {
   tolerate([&] { children = g.children(); });
   for (const std::string& child : children) {
     if (--budget < 0) too_large();
+    // An external link would make HDF5 open whatever file it names (any path on the machine) as
+    // the parent follows it; a soft link can alias or loop. Keras writes neither, and a walk over
+    // hard links alone reaches every object the parent can reach, so refusing here is complete.
+    // (A link whose message cannot be read is skipped: the parent cannot follow it either.)
+    bool readable = false, hard = false;
+    tolerate([&] {
+      hard = g.is_hard_link(child);
+      readable = true;
+    });
+    if (!readable) continue;
+    if (!hard) ::_exit(kExitLink);
     tolerate([&] {
       if (g.has_group(child)) {
         survey_group(g.group(child), depth + 1, budget);
@@ -147,6 +159,11 @@ void survey_hdf5_in_child(const std::string& path, const std::function<H5File()>
   if (WIFEXITED(status) && WEXITSTATUS(status) == kExitTooLarge) {
     KILN_FAIL(path, ": damaged or hostile HDF5 file: more than ", kMaxObjects, " objects or ",
               "groups nested deeper than ", kMaxDepth, ", more than any model file holds; ",
+              "nothing was loaded");
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kExitLink) {
+    KILN_FAIL(path, ": refused: the HDF5 file holds a soft or external link (which can point ",
+              "into any other file); Keras never writes them and Kiln does not follow them; ",
               "nothing was loaded");
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == kExitOther) {

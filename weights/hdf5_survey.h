@@ -11,6 +11,8 @@
 // deterministic on the same bytes, and the parent's reads are a subset of the child's, so what
 // the child survived the parent survives. Errors the child meets (kiln::Error) are not reported:
 // the parent's own read reports them, with the usual messages.
+// The walk also refuses any soft or external link: an external link makes HDF5 open whatever
+// file it names as the parent follows it, and Keras writes only hard links.
 // Why not the alternatives: validating heap references ourselves means re-implementing part of
 // HDF5's file format for one known crash, not for the next; a newer libhdf5 (1.14, PyPI's) is not
 // a Debian package here. The cost is one fork and a second read: about a tenth of a second for

@@ -18,6 +18,12 @@ namespace kiln::fuzz {
 
 namespace fs = std::filesystem;
 
+// libhdf5 can loop forever on a damaged file; Kiln's survey then kills its child and refuses the
+// file, the behaviour under test. Its limit must fall well inside libFuzzer's -timeout (10 s in
+// scripts/fuzz), or the refusal would be reported as the fuzzer's timeout. A value set by the
+// caller wins (overwrite 0).
+[[maybe_unused]] const bool survey_limit_set = [] { return ::setenv("KILN_HDF5_SURVEY_SECONDS", "3", 0) == 0; }();
+
 const std::string& scratch_dir() {
   // Never destroyed: the exit handler that removes the folder runs after static destructors.
   static const std::string* dir = [] {

@@ -155,6 +155,42 @@ TEST(HostileHdf5, GroupsNestedDeeperThanTheSurveyWalksAreRefused) {
       << e;
 }
 
+// A weight file with an external link: following it would make HDF5 open any file the link
+// names (here a "secret" file holding a dataset). Refused whole, before anything is followed.
+TEST(HostileHdf5, AnExternalLinkIntoAnotherFileIsRefused) {
+  ScratchDir dir;
+  const std::string secret = dir.file("secret.h5"), path = dir.file("linked.h5");
+  {
+    RawH5Writer w(secret);
+    w.dataset("/kernel", {2}, {1.5f, 2.5f});
+  }
+  {
+    RawH5Writer w(path);
+    w.group("/model_weights/dense");
+    w.external_link("/model_weights/dense/kernel", secret, "/kernel");
+  }
+  const std::string e = error_of([&] { H5File::open_read(path); });
+  EXPECT_EQ(e, path + ": refused: the HDF5 file holds a soft or external link (which can point "
+                      "into any other file); Keras never writes them and Kiln does not follow "
+                      "them; nothing was loaded");
+  // The check can fail: without the survey, HDF5 follows the link into the other file.
+  EXPECT_EQ(H5File::open_read_surveyed(path).root().dataset("model_weights/dense/kernel")
+                .read_floats(),
+            (std::vector<float>{1.5f, 2.5f}));
+}
+
+TEST(HostileHdf5, ASoftLinkIsRefusedToo) {
+  ScratchDir dir;
+  const std::string path = dir.file("soft.h5");
+  {
+    RawH5Writer w(path);
+    w.dataset("/a/kernel", {1}, {1.0f});
+    w.soft_link("/a/alias", "/a/kernel");
+  }
+  const std::string e = error_of([&] { H5File::open_read(path); });
+  EXPECT_EQ(e.rfind(path + ": refused: the HDF5 file holds a soft or external link", 0), 0u) << e;
+}
+
 // A dataset whose shape claims 2^40 floats in a file of a few kilobytes: refused by its claim,
 // before a 4 TiB vector is made. (A chunked dataset may claim any extent; HDF5 reads unwritten
 // chunks as fill values, so such a file is valid HDF5 and only the size check stops it.)

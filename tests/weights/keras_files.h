@@ -74,6 +74,19 @@ class RawH5Writer {
     H5Pclose(lcpl);
   }
 
+  // A link at `path` to `target_path` inside another file (external) or this one (soft).
+  void external_link(const std::string& path, const std::string& file,
+                     const std::string& target_path) {
+    EXPECT_GE(H5Lcreate_external(file.c_str(), target_path.c_str(), file_, path.c_str(),
+                                 H5P_DEFAULT, H5P_DEFAULT),
+              0)
+        << path;
+  }
+  void soft_link(const std::string& path, const std::string& target_path) {
+    EXPECT_GE(H5Lcreate_soft(target_path.c_str(), file_, path.c_str(), H5P_DEFAULT, H5P_DEFAULT), 0)
+        << path;
+  }
+
   // numpy.asarray([b"...", ...]): fixed-length, NUL-padded; an empty list is float64 (0,).
   void string_list_attr(const std::string& object, const std::string& name,
                         const std::vector<std::string>& values) {
