@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -12,6 +13,7 @@
 #include "apps/cifar10/dataset_source.h"
 #include "apps/cifar10/device.h"
 #include "apps/cifar10/model_file.h"
+#include "apps/cifar10/pictures.h"
 #include "core/autograd.h"
 #include "core/functions.h"
 #include "data/gpu_input.h"
@@ -159,6 +161,21 @@ int run_evaluate(const EvaluateOptions& o) {
   const auto correct = static_cast<long long>(std::llround(e.accuracy * static_cast<double>(e.n)));
   std::printf("loss      %.4f\naccuracy  %.4f (%lld/%lld)\n\n%s", e.loss, e.accuracy, correct,
               static_cast<long long>(e.n), format_evaluation_details(e, m.class_names).c_str());
+  if (o.pictures != "none") {
+    const std::string prefix =
+        o.pictures.empty()
+            ? (std::filesystem::path(o.model).parent_path() / "confusion").string()
+            : o.pictures;
+    char accuracy[32];
+    std::snprintf(accuracy, sizeof accuracy, "%.4f", e.accuracy);
+    const std::string title = "Confusion matrix: " +
+                              std::filesystem::path(o.model).filename().string() + " on " +
+                              std::to_string(e.n) + " " + split + " images, accuracy " + accuracy;
+    for (const std::string& path : write_confusion_pictures(prefix, e, m.class_names, title)) {
+      std::printf("\nwrote %s", path.c_str());
+    }
+    std::printf("\n");
+  }
   return 0;
 }
 

@@ -54,6 +54,66 @@ std::vector<EpochRecord> parse_history(const std::string& text, const std::strin
   return rows;
 }
 
+std::vector<EpochRecord> parse_history_columns(const std::string& text,
+                                               const std::string& path) {
+  std::istringstream in(text);
+  std::string line;
+  std::int64_t line_no = 0;
+  while (line.empty() && std::getline(in, line)) ++line_no;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  KILN_CHECK(!line.empty(), path, ": empty; expected a CSV history with a header line");
+  // Each column's slot in EpochRecord's fields (-1: a column Kiln does not draw).
+  const std::vector<std::pair<std::string, int>> known = {
+      {"epoch", 0},        {"loss", 1},          {"accuracy", 2},      {"acc", 2},
+      {"val_loss", 3},     {"val_accuracy", 4},  {"val_acc", 4},       {"learning_rate", 5},
+      {"lr", 5},           {"seconds", 6},       {"images_per_second", 7}};
+  std::vector<int> slot;
+  std::vector<bool> seen(8, false);
+  std::istringstream header(line);
+  std::string name;
+  while (std::getline(header, name, ',')) {
+    int s = -1;
+    for (const auto& [k, v] : known) {
+      if (k == name) s = v;
+    }
+    if (s >= 0) seen[static_cast<std::size_t>(s)] = true;
+    slot.push_back(s);
+  }
+  KILN_CHECK(seen[0] && (seen[1] || seen[2]), path, ": line ", line_no, ": the header '", line,
+             "' names no epoch column and no loss or accuracy column");
+  std::vector<EpochRecord> rows;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    double v[8];
+    for (double& x : v) x = std::nan("");
+    std::istringstream fields(line);
+    std::string field;
+    std::size_t column = 0;
+    while (std::getline(fields, field, ',')) {
+      KILN_CHECK(column < slot.size(), path, ": line ", line_no, " has more fields than the ",
+                 slot.size(), " the header names");
+      char* end = nullptr;
+      const double x = std::strtod(field.c_str(), &end);
+      KILN_CHECK(!field.empty() && *end == '\0', path, ": line ", line_no, ": '", field,
+                 "' is not a number");
+      if (slot[column] >= 0) v[slot[column]] = x;
+      ++column;
+    }
+    KILN_CHECK(column == slot.size(), path, ": line ", line_no, " has ", column,
+               " fields, the header names ", slot.size());
+    KILN_CHECK(v[0] >= 0 && v[0] <= 1e15 && v[0] == std::floor(v[0]), path, ": line ", line_no,
+               ": epoch ", v[0], " is not a whole number of epochs");
+    rows.push_back({static_cast<std::int64_t>(v[0]), v[1], v[2], v[3], v[4], v[5], v[6], v[7]});
+  }
+  KILN_CHECK(!rows.empty(), path, ": no epochs after the header");
+  if (rows.front().epoch == 0) {
+    for (EpochRecord& r : rows) ++r.epoch;
+  }
+  return rows;
+}
+
 void History::load(std::int64_t last_epoch, const std::string& checkpoint_row) {
   rows_.clear();
   std::error_code ec;

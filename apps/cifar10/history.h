@@ -25,6 +25,12 @@ std::string format_history(const std::vector<EpochRecord>& rows);
 std::string format_history_row(const EpochRecord& row);  // one line, no newline
 // Rows of a history file; throws kiln::Error naming the file on a malformed row.
 std::vector<EpochRecord> parse_history(const std::string& text, const std::string& path);
+// Rows of any CSV history with a header naming its columns, in any order: Kiln's, or Keras'
+// CSVLogger (epoch,accuracy,loss,val_accuracy,val_loss[,learning_rate]; `acc`/`lr` in Keras 1-2).
+// Missing columns read as NaN; `epoch` and `loss` or `accuracy` are required. Epochs counted
+// from 0 (CSVLogger's) are shifted to count from 1, as Keras' progress bar and Kiln count them.
+// Throws kiln::Error naming the file and line on anything else (an empty file included).
+std::vector<EpochRecord> parse_history_columns(const std::string& text, const std::string& path);
 
 class History {
  public:

@@ -186,8 +186,8 @@ Parser train_parser(TrainOptions& o) {
   Parser p("cifar10 train [options]",
            "Trains VGG16 with a new head (Dense(hidden, relu) -> Dropout -> Dense(classes)) with\n"
            "Adam and softmax cross-entropy, as the Keras transfer-learning recipe does. Writes\n"
-           "OUT/best.h5 (best val_loss), OUT/last.h5 (checkpoint for --resume) and\n"
-           "OUT/history.csv.",
+           "OUT/best.h5 (best val_loss), OUT/last.h5 (checkpoint for --resume),\n"
+           "OUT/history.csv and the curves OUT/training.svg and .png, after every epoch.",
            "Learning rate: VGG16 has no batch norm; from random init it trains with Adam at 1e-4\n"
            "and is unstable at 1e-3. So the default lr is 1e-3 with a pretrained base and 1e-4\n"
            "with --weights none; --lr overrides.\n"
@@ -304,7 +304,22 @@ Parser evaluate_parser(EvaluateOptions& o) {
            [&o](const std::string& v) { o.limit = parse_int("--limit", v, 1); });
   p.option("--batch-size", "N", "images per forward pass (default 64)",
            [&o](const std::string& v) { o.batch_size = parse_int("--batch-size", v, 1); });
+  p.option("--pictures", "PREFIX",
+           "draw the confusion matrix to PREFIX.svg and PREFIX.png (default: confusion beside "
+           "the model file; none: no pictures)",
+           [&o](const std::string& v) { o.pictures = v; });
   add_common(p, o.common);
+  return p;
+}
+
+Parser plot_parser(PlotOptions& o) {
+  Parser p("cifar10 plot HISTORY.csv [--out PREFIX] [--title TEXT]",
+           "Draws the training curves of a history file (train's history.csv, also of a resumed\n"
+           "run, or Keras' CSVLogger with the same columns) to PREFIX.svg and PREFIX.png.");
+  p.option("--out", "PREFIX", "where to draw (default: training beside the history file)",
+           [&o](const std::string& v) { o.out = v; });
+  p.option("--title", "TEXT", "the picture's title (default: the history file's name)",
+           [&o](const std::string& v) { o.title = v; });
   return p;
 }
 
@@ -355,6 +370,18 @@ PredictOptions parse_predict_options(const std::vector<std::string>& args) {
   return o;
 }
 
+PlotOptions parse_plot_options(const std::vector<std::string>& args) {
+  PlotOptions o;
+  const std::vector<std::string> positional = plot_parser(o).parse(args, o.help);
+  if (o.help) return o;
+  if (positional.size() != 1) {
+    throw UsageError("plot needs exactly one HISTORY.csv, got " +
+                     std::to_string(positional.size()) + " arguments");
+  }
+  o.history = positional[0];
+  return o;
+}
+
 std::string train_usage() {
   TrainOptions o;
   return train_parser(o).usage();
@@ -367,13 +394,18 @@ std::string predict_usage() {
   PredictOptions o;
   return predict_parser(o).usage();
 }
+std::string plot_usage() {
+  PlotOptions o;
+  return plot_parser(o).usage();
+}
 
 std::string program_usage() {
   return "usage: cifar10 <command> [options]\n\n"
          "commands:\n"
          "  train      train VGG16 + a new head (Keras' transfer-learning recipe)\n"
          "  evaluate   loss, accuracy, per-class accuracy and confusion matrix of a model file\n"
-         "  predict    classify image files or CIFAR-10 .bin files with a model file\n\n"
+         "  predict    classify image files or CIFAR-10 .bin files with a model file\n"
+         "  plot       draw a history.csv's training curves (SVG, PNG)\n\n"
          "'cifar10 <command> --help' describes each command's options.\n";
 }
 

@@ -87,6 +87,7 @@ struct EvaluateOptions {
   double val_split = 0.1;
   bool val_split_given = false;
   std::int64_t limit = 0, batch_size = 64;
+  std::string pictures;  // the confusion picture's PREFIX(.svg/.png); "" = beside the model; "none"
 };
 
 struct PredictOptions {
@@ -97,16 +98,25 @@ struct PredictOptions {
   std::int64_t top = 3, batch_size = 64;
 };
 
+struct PlotOptions {
+  bool help = false;
+  std::string history;  // a history.csv (train's, or Keras' CSVLogger with the same columns)
+  std::string out;      // PREFIX of PREFIX.svg/.png; "" = "training" beside the history file
+  std::string title;    // "" = the history file's name
+};
+
 // Parse the arguments after the subcommand's name. Throw UsageError on any mistake; with --help
 // they set common.help and stop.
 TrainOptions parse_train_options(const std::vector<std::string>& args);
 EvaluateOptions parse_evaluate_options(const std::vector<std::string>& args);
 PredictOptions parse_predict_options(const std::vector<std::string>& args);
+PlotOptions parse_plot_options(const std::vector<std::string>& args);
 
 // Usage texts (--help), and the program's overall usage.
 std::string train_usage();
 std::string evaluate_usage();
 std::string predict_usage();
+std::string plot_usage();
 std::string program_usage();
 
 // For --resume: the train arguments worth recording in a checkpoint (all but --resume, --quiet,

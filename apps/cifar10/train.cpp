@@ -22,6 +22,7 @@
 #include "apps/cifar10/early_stopping.h"
 #include "apps/cifar10/evaluate.h"
 #include "apps/cifar10/history.h"
+#include "apps/cifar10/pictures.h"
 #include "apps/cifar10/model_file.h"
 #include "apps/cifar10/progress.h"
 #include "core/functions.h"
@@ -164,6 +165,18 @@ EpochStats train_one_epoch(Module& model, Adam& adam, BatchLoader& loader, GpuIn
   return s;
 }
 
+// training.svg (and .png) after every epoch. A picture that cannot be drawn is a note, not the
+// end of a run whose checkpoint is already safe.
+void redraw_training_pictures(const fs::path& out_dir, const std::vector<EpochRecord>& rows,
+                              TrainingFacts facts, std::int64_t stopped_epoch, Progress& progress) {
+  facts.stopped_epoch = stopped_epoch;
+  try {
+    write_training_pictures((out_dir / "training").string(), rows, facts);
+  } catch (const Error& e) {
+    progress.message(std::string("note: the training pictures were not drawn: ") + e.what());
+  }
+}
+
 }  // namespace
 
 int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
@@ -276,12 +289,21 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
   BatchLoader loader(parts.train, loader_options);
   fs::create_directories(out_dir);
   // Temporaries a killed run left (each writer also does this before it writes).
-  for (const std::string& p : {best_path, last_path, history_path}) remove_stale_temporaries(p);
+  for (const std::string& p : {best_path, last_path, history_path,
+                               (out_dir / "training.svg").string(),
+                               (out_dir / "training.png").string()}) {
+    remove_stale_temporaries(p);
+  }
 
   std::map<std::string, std::string> facts{{"image_size", std::to_string(o.image_size)},
                                            {"seed", std::to_string(o.common.seed)},
                                            {"val_split", fmt("%.17g", o.val_split)},
                                            {"data", o.data}};
+  const TrainingFacts picture_facts{
+      "VGG16 transfer learning on " + parts.description,
+      "training " + trainable + ", Adam lr " + fmt("%g", adam_options.lr) + ", batch " +
+          std::to_string(o.batch_size),
+      device_name(compute_device()), 0};
   bool stopped = false;
   for (std::int64_t epoch = done + 1; epoch <= o.epochs && !stopped; ++epoch) {
     const Clock::time_point epoch_start = Clock::now();
@@ -336,6 +358,7 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
     }
     save_checkpoint(last_path, *model, adam, state);
     history.append(row);
+    redraw_training_pictures(out_dir, history.rows(), picture_facts, stopped ? epoch : 0, progress);
 
     progress.end_epoch("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs) +
                        "  loss " + fmt("%.4f", row.loss) + "  accuracy " +

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "apps/cifar10/history.h"
+#include "apps/plot/canvas.h"
 #include "kernels/device_memory.h"
 #include "tests/apps/app_runner.h"
 #include "weights/hdf5.h"
@@ -69,6 +70,10 @@ TEST(Cifar10App, TrainsResumesEvaluatesAndPredictsOnCifarFiles) {
   EXPECT_EQ(three[2], two[2]);
   EXPECT_EQ(three[3].substr(0, 2), "3,");
   EXPECT_EQ(optimizer_steps(dir.file("models/last.h5")), 3 * 4);
+  // The training picture, redrawn after every epoch of the resumed run too.
+  const std::string training = text_of(dir.file("models/training.svg"));
+  EXPECT_NE(training.find("|  3 epochs"), std::string::npos);
+  EXPECT_EQ(std::filesystem::exists(dir.file("models/training.png")), plot::png_supported());
 
   // best.h5 holds the epoch with the lowest val_loss (save_best_only).
   const std::vector<app::EpochRecord> rows =
@@ -96,6 +101,8 @@ TEST(Cifar10App, TrainsResumesEvaluatesAndPredictsOnCifarFiles) {
   EXPECT_CONTAINS(run.out, "per-class accuracy");
   EXPECT_CONTAINS(run.out, "confusion matrix");
   EXPECT_CONTAINS(run.out, "airplane");
+  EXPECT_CONTAINS(run.out, "wrote models/confusion.svg");
+  EXPECT_NE(text_of(dir.file("models/confusion.svg")).find(">airplane</text>"), std::string::npos);
 
   write_color_png(dir.file("photo.png"), 40, 48, 200, 30, 30, 3);  // resized to 32x32
   run = run_cifar10(dir,

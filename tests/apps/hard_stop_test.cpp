@@ -14,6 +14,7 @@
 #include "apps/cifar10/history.h"
 #include "apps/cifar10/model_file.h"
 #include "apps/cifar10/text_file.h"
+#include "data/image_decode.h"
 #include "optim/adam.h"
 #include "tests/apps/child_process.h"
 #include "weights/checkpoint.h"
@@ -45,17 +46,38 @@ std::vector<std::string> train_args(std::vector<std::string> more) {
   return args;
 }
 
+// The folder's names, less the training pictures (check_pictures reads those; their
+// temporaries are listed).
 std::vector<std::string> names_in(const std::string& dir) {
   std::vector<std::string> out;
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    out.push_back(it->path().filename().string());
+    const std::string name = it->path().filename().string();
+    if (name != "training.svg" && name != "training.png") out.push_back(name);
   }
   std::sort(out.begin(), out.end());
   return out;
 }
 
 bool is_temporary(const std::string& name) { return name.find(".tmp-") != std::string::npos; }
+
+// The training pictures, rewritten after every epoch like the rest: each whole or absent.
+void check_pictures(const std::string& out_dir) {
+  const std::string svg = out_dir + "/training.svg", png = out_dir + "/training.png";
+  if (fs::exists(svg)) {
+    const std::string text = text_file(svg);
+    EXPECT_EQ(text.rfind("<?xml", 0), 0u) << "training.svg is not whole";
+    EXPECT_TRUE(text.size() > 7 && text.substr(text.size() - 7) == "</svg>\n")
+        << "training.svg is not whole";
+  }
+  if (fs::exists(png)) {
+    try {
+      EXPECT_GT(decode_image(png).w, 0);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "training.png does not decode: " << e.what();
+    }
+  }
+}
 
 // What the outputs hold, read back the way train and evaluate read them.
 struct Saved {
@@ -78,6 +100,7 @@ struct CheckpointReader {
 
 // Checks the outputs against the rules in the header; `before` is what the last check saw.
 Saved check_outputs(const std::string& out_dir, const Saved& before, CheckpointReader& reader) {
+  check_pictures(out_dir);
   Saved now;
   const std::string last = out_dir + "/last.h5", best = out_dir + "/best.h5",
                     history = out_dir + "/history.csv";
@@ -254,6 +277,7 @@ TEST(HardStop, KillNineAtRandomMomentsNeverLeavesABrokenOutput) {
   EXPECT_EQ(static_cast<std::int64_t>(final_state.history_lines.size()), target);
   EXPECT_EQ(names_in(out_dir), (std::vector<std::string>{"best.h5", "history.csv", "last.h5"}))
       << "temporaries left behind";
+  EXPECT_TRUE(fs::exists(out_dir + "/training.svg"));
   std::printf(
       "kill -9 test: %d kills in %.0f s, %d of them during a save (its temporary there: best.h5 "
       "%d, last.h5 %d, history.csv %d; %d temporaries in all, removed by later runs), %d resumes "

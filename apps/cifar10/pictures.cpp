@@ -1,0 +1,156 @@
+#include "apps/cifar10/pictures.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "apps/plot/chart.h"
+#include "core/error.h"
+
+namespace kiln::app {
+namespace {
+
+using plot::palette::blue;
+using plot::palette::orange;
+
+std::string fmt(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+double median(std::vector<double> v) {
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }),
+          v.end());
+  if (v.empty()) return std::nan("");
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+std::vector<std::string> write_both(const std::string& prefix, int width, int height,
+                                    const plot::Drawing& draw) {
+  std::vector<std::string> written{prefix + ".svg"};
+  plot::write_picture(written.back(), width, height, draw);
+  if (plot::png_supported()) {
+    written.push_back(prefix + ".png");
+    plot::write_picture(written.back(), width, height, draw);
+  }
+  return written;
+}
+
+}  // namespace
+
+plot::Drawing training_picture(const std::vector<EpochRecord>& rows, const TrainingFacts& facts,
+                               int& width, int& height) {
+  KILN_CHECK(!rows.empty(), "no epochs to draw");
+  plot::Series loss{"train loss", {}, {}, blue}, val_loss{"val loss", {}, {}, orange};
+  plot::Series acc{"train accuracy", {}, {}, blue}, val_acc{"val accuracy", {}, {}, orange};
+  plot::Series lr{"learning rate", {}, {}, plot::palette::purple};
+  std::vector<double> speed;
+  const EpochRecord* best = nullptr;
+  for (const EpochRecord& r : rows) {
+    const auto x = static_cast<double>(r.epoch);
+    for (plot::Series* s : {&loss, &val_loss, &acc, &val_acc, &lr}) s->x.push_back(x);
+    loss.y.push_back(r.loss);
+    val_loss.y.push_back(r.val_loss);
+    acc.y.push_back(r.accuracy);
+    val_acc.y.push_back(r.val_accuracy);
+    lr.y.push_back(r.learning_rate);
+    speed.push_back(r.images_per_second);
+    if (std::isfinite(r.val_loss) && (best == nullptr || r.val_loss < best->val_loss)) best = &r;
+  }
+  const bool few = rows.size() <= 30;  // dots on every epoch while they stay apart
+  for (plot::Series* s : {&loss, &val_loss, &acc, &val_acc, &lr}) s->dots = few;
+  const bool lr_changed = std::any_of(rows.begin(), rows.end(), [&](const EpochRecord& r) {
+    return std::abs(r.learning_rate - rows.front().learning_rate) >
+           1e-12 * std::abs(rows.front().learning_rate);
+  });
+
+  std::vector<plot::Marker> markers;
+  if (best != nullptr) {
+    markers.push_back({static_cast<double>(best->epoch),
+                       "best: epoch " + std::to_string(best->epoch), plot::palette::green});
+  }
+  if (facts.stopped_epoch > 0) {
+    markers.push_back({static_cast<double>(facts.stopped_epoch),
+                       "early stop: epoch " + std::to_string(facts.stopped_epoch),
+                       plot::palette::grey});
+  }
+  plot::Panel loss_panel{"Loss", "epoch", "categorical cross-entropy", {loss, val_loss}, markers,
+                         true, false};
+  plot::Panel acc_panel{"Accuracy", "epoch", "accuracy", {acc, val_acc}, markers, true, false};
+  plot::Panel lr_panel{"Learning rate", "epoch", "learning rate (log scale)", {lr}, markers, true,
+                       false, true};
+
+  std::string title = facts.title.empty() ? "Training" : facts.title;
+  std::string subtitle;
+  for (const std::string& part : {facts.model, facts.device}) {
+    if (!part.empty()) subtitle += (subtitle.empty() ? "" : "  |  ") + part;
+  }
+  const double ips = median(speed);
+  if (std::isfinite(ips)) {
+    subtitle += (subtitle.empty() ? "" : "  |  ") + fmt("%.0f", ips) + " images/s (median)";
+  }
+  subtitle += (subtitle.empty() ? "" : "  |  ") + std::to_string(rows.size()) +
+              (rows.size() == 1 ? " epoch" : " epochs");
+  if (best != nullptr) {
+    subtitle += "  |  best val_loss " + fmt("%.4f", best->val_loss) + ", val accuracy " +
+                fmt("%.4f", best->val_accuracy);
+  }
+
+  const int panels = lr_changed ? 3 : 2;
+  const double panel_w = 520, panel_h = 380, top = 62;
+  width = static_cast<int>(panel_w * panels + 20);
+  height = static_cast<int>(top + panel_h + 10);
+  return [=](plot::Canvas& c) {
+    c.text({width / 2.0, 24}, title, {17, plot::palette::black, plot::Anchor::Middle, true});
+    c.text({width / 2.0, 46}, subtitle, {12, plot::palette::grey, plot::Anchor::Middle});
+    plot::draw_panel(c, loss_panel, 10, top, panel_w, panel_h);
+    plot::draw_panel(c, acc_panel, 10 + panel_w, top, panel_w, panel_h);
+    if (lr_changed) plot::draw_panel(c, lr_panel, 10 + 2 * panel_w, top, panel_w, panel_h);
+  };
+}
+
+std::vector<std::string> write_training_pictures(const std::string& prefix,
+                                                 const std::vector<EpochRecord>& rows,
+                                                 const TrainingFacts& facts) {
+  int width = 0, height = 0;
+  const plot::Drawing draw = training_picture(rows, facts, width, height);
+  return write_both(prefix, width, height, draw);
+}
+
+plot::Drawing confusion_picture(const Evaluation& e, const std::vector<std::string>& names,
+                                const std::string& title, int& width, int& height) {
+  KILN_CHECK(e.classes > 0 && static_cast<std::int64_t>(names.size()) == e.classes &&
+                 static_cast<std::int64_t>(e.confusion.size()) == e.classes * e.classes,
+             "confusion picture: ", names.size(), " class names for ", e.classes, " classes");
+  plot::HeatMap map;
+  map.title = title;
+  map.row_label = "true class";
+  map.column_label = "predicted class";
+  map.names = names;
+  map.counts = e.confusion;
+  map.notes_title = "accuracy";
+  for (std::int64_t k = 0; k < e.classes; ++k) {
+    std::int64_t total = 0;
+    for (std::int64_t p = 0; p < e.classes; ++p) total += e.confusion[k * e.classes + p];
+    map.row_notes.push_back(
+        total == 0 ? "-"
+                   : fmt("%.3f", static_cast<double>(e.confusion[k * e.classes + k]) /
+                                     static_cast<double>(total)) +
+                         " (" + std::to_string(total) + ")");
+  }
+  plot::heat_map_size(map, width, height);
+  return [map](plot::Canvas& c) { plot::draw_heat_map(c, map); };
+}
+
+std::vector<std::string> write_confusion_pictures(const std::string& prefix, const Evaluation& e,
+                                                  const std::vector<std::string>& names,
+                                                  const std::string& title) {
+  int width = 0, height = 0;
+  const plot::Drawing draw = confusion_picture(e, names, title, width, height);
+  return write_both(prefix, width, height, draw);
+}
+
+}  // namespace kiln::app
