@@ -332,6 +332,18 @@ Parser predict_parser(PredictOptions& o) {
            [&o](const std::string& v) { o.model = v; });
   p.option("--out", "FILE", "write the predictions as CSV",
            [&o](const std::string& v) { o.out = v; });
+  p.option("--sheet", "FILE",
+           "draw a contact sheet (FILE.png or .svg): each image with its top classes (the first "
+           "100 images)",
+           [&o](const std::string& v) {
+             const auto ends = [&v](const std::string& s) {
+               return v.size() >= s.size() && v.compare(v.size() - s.size(), s.size(), s) == 0;
+             };
+             if (!ends(".png") && !ends(".svg")) {
+               throw UsageError("--sheet: expected a FILE ending in .png or .svg, got '" + v + "'");
+             }
+             o.sheet = v;
+           });
   p.option("--top", "K", "classes printed per image file (default 3)",
            [&o](const std::string& v) { o.top = parse_int("--top", v, 1); });
   p.option("--batch-size", "N", "images per forward pass (default 64)",

@@ -95,6 +95,7 @@ struct PredictOptions {
   std::string model = "models/best.h5";
   std::vector<std::string> inputs;  // image files or CIFAR-10 .bin batch files
   std::string out;                  // CSV path; "" = none
+  std::string sheet;                // contact sheet .png/.svg; "" = none
   std::int64_t top = 3, batch_size = 64;
 };
 

@@ -153,4 +153,52 @@ std::vector<std::string> write_confusion_pictures(const std::string& prefix, con
   return write_both(prefix, width, height, draw);
 }
 
+plot::Drawing contact_sheet(const std::vector<SheetImage>& all, std::int64_t side,
+                            const std::string& title, int& width, int& height) {
+  KILN_CHECK(!all.empty(), "no images for the contact sheet");
+  const std::vector<SheetImage> images(
+      all.begin(), all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), kSheetMaxImages)));
+  const std::size_t columns = std::min<std::size_t>(images.size(), 8);
+  const std::size_t rows_of = (images.size() + columns - 1) / columns;
+  std::size_t lines = 1;
+  for (const SheetImage& im : images) lines = std::max(lines, 1 + im.top.size() + !im.truth.empty());
+  const double cell_w = 180, picture = 128, line_h = 15, top = 50;
+  const double cell_h = picture + 10 + line_h * static_cast<double>(lines) + 14;
+  width = static_cast<int>(cell_w * static_cast<double>(columns) + 20);
+  height = static_cast<int>(top + cell_h * static_cast<double>(rows_of));
+  const std::string heading =
+      title + (images.size() < all.size() ? "  (the first " + std::to_string(images.size()) +
+                                                " of " + std::to_string(all.size()) + ")"
+                                          : std::string());
+  const int w = width;
+  return [=](plot::Canvas& c) {
+    c.text({w / 2.0, 30}, heading, {16, plot::palette::black, plot::Anchor::Middle, true});
+    for (std::size_t i = 0; i < images.size(); ++i) {
+      const SheetImage& im = images[i];
+      const double x = 10 + cell_w * static_cast<double>(i % columns);
+      const double y = top + cell_h * static_cast<double>(i / columns);
+      const double ix = x + (cell_w - picture) / 2;
+      c.image(ix, y, picture, picture, im.pixels, side, side);
+      c.rect_outline(ix, y, picture, picture, plot::palette::light_grey, 1);
+      double ty = y + picture + 18;
+      std::string caption = im.caption;
+      while (caption.size() > 4 && plot::text_width(caption, 11) > cell_w - 8) {
+        caption = "..." + caption.substr(4);  // keep the end: the file's name
+      }
+      c.text({x + cell_w / 2, ty}, caption, {11, plot::palette::grey, plot::Anchor::Middle});
+      for (std::size_t t = 0; t < im.top.size(); ++t) {
+        ty += line_h;
+        const bool wrong = t == 0 && !im.truth.empty() && im.top[0].first != im.truth;
+        c.text({x + cell_w / 2, ty}, im.top[t].first + " " + fmt("%.3f", im.top[t].second),
+               {12, wrong ? plot::Color{0.8, 0.1, 0.1} : plot::palette::black,
+                plot::Anchor::Middle, t == 0});
+      }
+      if (!im.truth.empty()) {
+        c.text({x + cell_w / 2, ty + line_h}, "true: " + im.truth,
+               {11, plot::palette::grey, plot::Anchor::Middle});
+      }
+    }
+  };
+}
+
 }  // namespace kiln::app

@@ -37,4 +37,19 @@ std::vector<std::string> write_confusion_pictures(const std::string& prefix, con
                                                   const std::vector<std::string>& names,
                                                   const std::string& title);
 
+// One image of a contact sheet: its pixels (side, side, 3) as the model saw them, a caption (the
+// file's name), its top classes with their probabilities, and its true class when known.
+struct SheetImage {
+  const std::uint8_t* pixels = nullptr;
+  std::string caption;
+  std::vector<std::pair<std::string, double>> top;  // best first
+  std::string truth;                                // "" when unknown
+};
+constexpr std::size_t kSheetMaxImages = 100;  // a .bin's 10,000 would make a 300-megapixel sheet
+
+// A grid of the images (the first kSheetMaxImages; the title says how many of how many), each
+// above its caption and top classes; a wrong top class is drawn red when the truth is known.
+plot::Drawing contact_sheet(const std::vector<SheetImage>& images, std::int64_t side,
+                            const std::string& title, int& width, int& height);
+
 }  // namespace kiln::app

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <filesystem>
 #include <numeric>
 
 #include "apps/cifar10/commands.h"
 #include "apps/cifar10/device.h"
 #include "apps/cifar10/evaluate.h"
 #include "apps/cifar10/model_file.h"
+#include "apps/cifar10/pictures.h"
 #include "apps/cifar10/text_file.h"
 #include "core/autograd.h"
 #include "core/functions.h"
@@ -40,6 +42,15 @@ std::string csv_field(const std::string& s) {
   std::string out = "\"";
   for (const char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
   return out + "\"";
+}
+
+// The indices of the `count` largest of p[0..k), largest first (ties: the lower index first).
+std::vector<std::int64_t> top_classes(const float* p, std::int64_t k, std::int64_t count) {
+  std::vector<std::int64_t> order(static_cast<std::size_t>(k));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [p](auto a, auto b) { return p[a] > p[b]; });
+  order.resize(static_cast<std::size_t>(count));
+  return order;
 }
 
 }  // namespace
@@ -111,16 +122,34 @@ int run_predict(const PredictOptions& o) {
     csv += "\n";
   }
   if (!o.out.empty()) write_text_atomically(o.out, csv);
+  if (!o.sheet.empty()) {
+    std::vector<SheetImage> sheet;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      SheetImage im;
+      im.pixels = data.image(static_cast<std::int64_t>(i));
+      im.caption = rows[i].label >= 0 ? std::filesystem::path(rows[i].source).filename().string() +
+                                            " #" + std::to_string(rows[i].index)
+                                      : std::filesystem::path(rows[i].source).filename().string();
+      for (std::int64_t c : top_classes(probs.data() + i * k, k, std::min(o.top, k))) {
+        im.top.push_back({m.class_names[c], probs[i * k + c]});
+      }
+      if (rows[i].label >= 0 && rows[i].label < k) im.truth = m.class_names[rows[i].label];
+      sheet.push_back(std::move(im));
+    }
+    int width = 0, height = 0;
+    const plot::Drawing draw = contact_sheet(
+        sheet, size, "Predictions of " + std::filesystem::path(o.model).filename().string(), width,
+        height);
+    plot::write_picture(o.sheet, width, height, draw);
+  }
 
   // The top classes of each image file; a summary of each .bin file.
   for (std::size_t i = 0; i < rows.size() && !o.common.quiet;) {
     if (rows[i].label < 0) {
-      std::vector<std::int64_t> order(static_cast<std::size_t>(k));
-      std::iota(order.begin(), order.end(), 0);
       const float* p = probs.data() + i * k;
-      std::stable_sort(order.begin(), order.end(), [p](auto a, auto b) { return p[a] > p[b]; });
+      const std::vector<std::int64_t> order = top_classes(p, k, std::min(o.top, k));
       std::string line = rows[i].source + ":";
-      for (std::int64_t t = 0; t < std::min(o.top, k); ++t) {
+      for (std::size_t t = 0; t < order.size(); ++t) {
         std::snprintf(buf, sizeof buf, " %.3f", p[order[t]]);
         line += (t ? ", " : " ") + m.class_names[order[t]] + buf;
       }
@@ -142,6 +171,7 @@ int run_predict(const PredictOptions& o) {
   if (!o.out.empty()) {
     std::printf("wrote %zu predictions to %s\n", rows.size(), o.out.c_str());
   }
+  if (!o.sheet.empty()) std::printf("wrote the contact sheet %s\n", o.sheet.c_str());
   return 0;
 }
 

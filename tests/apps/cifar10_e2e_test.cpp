@@ -160,8 +160,11 @@ TEST(Cifar10App, TrainsAndPredictsOnAnImageFolder) {
   EXPECT_CONTAINS(run.out, "3 images");  // the same 25% train held out
   EXPECT_CONTAINS(run.out, "grass");
 
-  run = run_cifar10(dir, "predict --model out/best.h5 pics/sky/0.png --out p.csv --top 2");
+  run = run_cifar10(
+      dir, "predict --model out/best.h5 pics/sky/0.png --out p.csv --top 2 --sheet sheet.svg");
   ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_CONTAINS(run.out, "wrote the contact sheet sheet.svg");
+  EXPECT_NE(text_of(dir.file("sheet.svg")).find(">0.png</text>"), std::string::npos);
   EXPECT_CONTAINS(run.out, "pics/sky/0.png:");
   const std::vector<std::string> csv = lines_of(text_of(dir.file("p.csv")));
   ASSERT_EQ(csv.size(), 2u);

@@ -141,6 +141,31 @@ TEST(ConfusionPicture, NamesEveryClassOnBothAxesWithItsCountsAndAccuracy) {
   EXPECT_EQ(e_bad, "confusion picture: 2 class names for 3 classes");
 }
 
+TEST(ContactSheet, ShowsEachImageWithItsTopClassesAndMarksAWrongOne) {
+  const std::vector<std::uint8_t> red(8 * 8 * 3, 0), blue(8 * 8 * 3, 200);
+  std::vector<SheetImage> images = {
+      {red.data(), "photo.png", {{"cat", 0.8}, {"dog", 0.15}, {"bird", 0.05}}, ""},
+      {blue.data(), "test_batch.bin #7", {{"ship", 0.6}, {"truck", 0.3}, {"cat", 0.1}}, "truck"}};
+  int w = 0, h = 0;
+  std::string svg = plot::render_svg(900, 400, contact_sheet(images, 8, "sheet", w, h));
+  EXPECT_NE(svg.find(">photo.png</text>"), std::string::npos);
+  EXPECT_NE(svg.find("font-weight=\"bold\">cat 0.800</text>"), std::string::npos) << svg;
+  EXPECT_NE(svg.find(">dog 0.150</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">true: truck</text>"), std::string::npos);
+  EXPECT_NE(svg.find("fill=\"#cc1a1a\" text-anchor=\"middle\" font-weight=\"bold\">ship 0.600"),
+            std::string::npos)
+      << "the wrong top class is not red";
+  EXPECT_EQ(occurrences(svg, "<image "), plot::png_supported() ? 2u : 0u);
+  EXPECT_EQ(w, 2 * 180 + 20);
+
+  // More than a sheet holds: the first kSheetMaxImages, and the title says so.
+  images.resize(kSheetMaxImages + 5, images[0]);
+  svg = plot::render_svg(900, 400, contact_sheet(images, 8, "sheet", w, h));
+  EXPECT_NE(svg.find("(the first 100 of 105)"), std::string::npos);
+  EXPECT_EQ(occurrences(svg, ">photo.png</text>"), kSheetMaxImages - 1);  // one is the .bin's
+  EXPECT_EQ(error_of([&] { contact_sheet({}, 8, "t", w, h); }), "no images for the contact sheet");
+}
+
 TEST(Pictures, ANameWithoutPngOrSvgIsRefusedAndAnUnwritableFolderNamed) {
   TempFolder dir;
   const plot::Drawing nothing = [](plot::Canvas&) {};
