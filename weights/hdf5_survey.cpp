@@ -17,6 +17,9 @@
 #include "core/error.h"
 #include "weights/hdf5.h"
 
+// Sanitizer runtimes define this; elsewhere it is null (a weak reference).
+extern "C" void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+
 namespace kiln {
 namespace {
 
@@ -96,6 +99,12 @@ void survey_group(const H5Group& g, int depth, std::int64_t& budget) {
   if (std::getenv("KILN_HDF5_SURVEY_STDERR") == nullptr) {  // a sanitizer report stays quiet
     const int null_fd = ::open("/dev/null", O_WRONLY);
     if (null_fd >= 0) ::dup2(null_fd, STDERR_FILENO);
+    // A crash here is what the survey is for: die by the signal at once. The handlers inherited
+    // from a sanitizer or libFuzzer would symbolize a stack trace for a second or more, and
+    // libFuzzer's would save the input as its own crash. (Kept with KILN_HDF5_SURVEY_STDERR, to
+    // see the child's report.)
+    for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) ::signal(sig, SIG_DFL);
+    if (__sanitizer_set_death_callback != nullptr) __sanitizer_set_death_callback(nullptr);
   }
   try {
     const H5File file = open();
