@@ -143,6 +143,25 @@ TEST(Cifar10DataParallel, TwoRanksTrainTheWeightsOneRankTrains) {
   EXPECT_EQ(r1[0].val_accuracy, r2[0].val_accuracy);
 }
 
+TEST(Cifar10DataParallel, EvaluateShardsTheImagesAndPrintsWhatOneProcessPrints) {
+  SKIP_WITHOUT_MPI();
+  TempFolder dir;
+  write_small_cifar(dir);
+  write_bytes(dir.file("data/test_batch.bin"), cifar_records(15, 2));  // 7 + 8 images a rank
+  ASSERT_EQ(run_cifar10(dir, std::string(kExact) + " --epochs 1").status, 0);
+  const AppRun one = run_cifar10(dir, "evaluate --data data --batch-size 4");
+  ASSERT_EQ(one.status, 0) << one.err;
+  const AppRun two = run_mpirun(dir, "-np 2 {cifar10} evaluate --data data --batch-size 4");
+  ASSERT_EQ(two.status, 0) << two.err;
+  // Loss to 4 decimals, accuracy, per-class counts and the confusion matrix, all reduced.
+  std::string untagged;
+  for (const std::string& line : lines_of(two.out)) {
+    EXPECT_EQ(line.rfind("[1,0]<stdout>:", 0), 0u) << line;
+    untagged += line.substr(line.find(':') + 1) + "\n";
+  }
+  EXPECT_EQ(untagged, one.out);
+}
+
 TEST(Cifar10DataParallel, RankZeroAloneWritesAndBothStopAtTheSameEpoch) {
   SKIP_WITHOUT_MPI();
   TempFolder dir;
