@@ -143,7 +143,7 @@ struct NanPolicy {
 // On the GPU (gpu != nullptr) the loader hands out pixels, and batch k+1 is staged (its upload
 // queued) right after step k's work is queued and before step k's results are read, so the
 // upload overlaps the step.
-EpochStats train_one_epoch(Module& model, Adam& adam, GradientSync& sync, BatchLoader& loader,
+EpochStats train_one_epoch(Module& model, Adam& adam, GradientSync* sync, BatchLoader& loader,
                            GpuInput* gpu, std::int64_t epoch, std::int64_t epochs,
                            std::int64_t classes, Progress& progress, NanPolicy& nan) {
   const Clock::time_point start = Clock::now();
@@ -168,7 +168,11 @@ EpochStats train_one_epoch(Module& model, Adam& adam, GradientSync& sync, BatchL
     }
     const auto b = batch->labels.numel();
     adam.zero_grad();
-    sync.backward(loss, b);  // loss.backward(), then the average over the job's global batch
+    if (sync) {
+      sync->backward(loss, b);  // loss.backward(), then the average over the job's global batch
+    } else {
+      loss.backward();
+    }
     adam.step();
     std::optional<Batch> next = loader.next();
     if (gpu && next) gpu->stage(*next);
@@ -242,7 +246,10 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
   AdamOptions adam_options;
   adam_options.lr = o.effective_lr();
   Adam adam(model->trainable_parameters(), adam_options);
-  GradientSync sync(adam.params());  // only what trains: a frozen base has no gradients
+  // Over what trains only: a frozen base has no gradients. Without a job there is none: its
+  // backward would be loss.backward() anyway, and its buckets would hold a copy of the gradients.
+  std::unique_ptr<GradientSync> sync;
+  if (job_size() > 1) sync = std::make_unique<GradientSync>(adam.params());
   std::int64_t trainable_count = 0;
   for (const Tensor& p : adam.params()) trainable_count += p.numel();
   progress.message(weights_line);
@@ -344,8 +351,8 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
     const Clock::time_point epoch_start = Clock::now();
     EpochStats stats;
     try {
-      stats = train_one_epoch(*model, adam, sync, loader, gpu_input.get(), epoch, o.epochs, classes,
-                              progress, nan);
+      stats = train_one_epoch(*model, adam, sync.get(), loader, gpu_input.get(), epoch, o.epochs,
+                              classes, progress, nan);
       train_seconds += stats.seconds;
       blocked_seconds += stats.blocked_seconds;
       // A finite last loss can still have come with a non-finite gradient: never save its step.
