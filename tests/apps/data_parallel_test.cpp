@@ -28,8 +28,11 @@ AppRun run_mpirun(const TempFolder& dir, std::string args) {
     args.replace(at, 9, bin);
   }
   const std::string out = dir.file(".run/stdout"), err = dir.file(".run/stderr");
+  // Open MPI keeps allocations until exit that LeakSanitizer would report as leaks (a sanitizer
+  // build; tests/CMakeLists.txt says the same for dist_mpirun_np2).
   const std::string command = "cd '" + dir.str() + "' && HOME='" + dir.str() +
-                              "' OMP_NUM_THREADS=1 timeout -k 10 " +
+                              "' ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\"" +
+                              " OMP_NUM_THREADS=1 timeout -k 10 " +
                               std::to_string(kTimeoutSeconds) +
                               " mpirun --allow-run-as-root --oversubscribe --bind-to none "
                               "--tag-output " +
@@ -216,7 +219,7 @@ TEST(Cifar10DataParallel, AFailingRankEndsTheJobWithItsMessage) {
   const AppRun run =
       run_mpirun(dir, "-np 1 {cifar10} " + train + "data : -np 1 {cifar10} " + train + "bad");
   EXPECT_NE(run.status, 0);
-  EXPECT_NE(run.status, 124) << "the job hung until timeout killed it";
+  EXPECT_TRUE(run.status != 124 && run.status != 137) << "the job hung until timeout ended it";
   EXPECT_CONTAINS(run.err, "cifar10: rank 1 of 2: ");
   EXPECT_CONTAINS(run.err, "data_batch_1.bin");
   EXPECT_FALSE(fs::exists(dir.file("models/last.h5")));
