@@ -56,4 +56,8 @@ class PendingSum {
 };
 PendingSum start_allreduce_sum(float* data, std::int64_t n);
 
+// Seconds this process has spent blocked in MPI (all-reduce, broadcast, waiting on a pending
+// sum) since it started: communication plus waiting for slower ranks. 0 in a world of one.
+double seconds_in_collectives();
+
 }  // namespace kiln::kernels::comm

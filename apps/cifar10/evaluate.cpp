@@ -12,6 +12,7 @@
 #include "apps/cifar10/commands.h"
 #include "apps/cifar10/dataset_source.h"
 #include "apps/cifar10/device.h"
+#include "apps/cifar10/distributed.h"
 #include "apps/cifar10/model_file.h"
 #include "apps/cifar10/pictures.h"
 #include "core/autograd.h"
@@ -44,38 +45,53 @@ Evaluation evaluate_dataset(Module& model, const ImageDataset& data, std::int64_
     KILN_CHECK(label < classes, "evaluate: the data has label ", label, " but the model predicts ",
                classes, " classes");
   }
+  // In a job of N processes each rank evaluates its share and the sums are reduced, so every
+  // rank gets the figures of the whole dataset (apps/cifar10/distributed.h).
+  ImageDataset shard;
+  if (job_size() > 1) shard = evaluation_shard(data);
+  const ImageDataset& mine = job_size() > 1 ? shard : data;
+  batch_size = std::max<std::int64_t>(1, batch_size / job_size());
   NoGradGuard no_grad;
-  LoaderOptions options;
-  options.batch_size = batch_size;
-  options.shuffle = false;
-  // On the GPU the device preprocesses the uploaded pixels, as in training (data/gpu_input.h).
-  std::unique_ptr<GpuInput> gpu;
-  if (compute_device() == Device::CUDA) {
-    options.form = BatchForm::Pixels;
-    gpu = std::make_unique<GpuInput>(std::min(batch_size, data.n), static_cast<int>(data.h),
-                                     static_cast<int>(data.w));
-  }
-  BatchLoader loader(data, options);
-  loader.start_epoch(0);
   double loss_sum = 0;
   std::int64_t correct = 0;
-  std::optional<Batch> batch = loader.next();
-  if (gpu && batch) gpu->stage(*batch);
-  while (batch) {
-    const Tensor logits = model(gpu ? gpu->images(*batch) : on_compute_device(batch->images));
-    std::optional<Batch> next = loader.next();
-    if (gpu && next) gpu->stage(*next);  // uploads while this batch computes
-    const std::int64_t b = batch->labels.numel();
-    loss_sum += softmax_cross_entropy(logits, batch->labels).item() * static_cast<double>(b);
-    const std::vector<std::int64_t> pred = argmax_rows(logits.to_vector<float>(), classes);
-    const std::vector<std::int32_t> labels = batch->labels.to_vector<std::int32_t>();
-    for (std::size_t i = 0; i < pred.size(); ++i) {
-      correct += pred[i] == labels[i];
-      ++e.confusion[static_cast<std::size_t>(labels[i] * classes + pred[i])];
+  if (!mine.empty()) {
+    LoaderOptions options;
+    options.batch_size = batch_size;
+    options.shuffle = false;
+    // On the GPU the device preprocesses the uploaded pixels, as in training (data/gpu_input.h).
+    std::unique_ptr<GpuInput> gpu;
+    if (compute_device() == Device::CUDA) {
+      options.form = BatchForm::Pixels;
+      gpu = std::make_unique<GpuInput>(std::min(batch_size, mine.n), static_cast<int>(mine.h),
+                                       static_cast<int>(mine.w));
     }
-    e.n += b;
-    batch = std::move(next);
+    BatchLoader loader(mine, options);
+    loader.start_epoch(0);
+    std::optional<Batch> batch = loader.next();
+    if (gpu && batch) gpu->stage(*batch);
+    while (batch) {
+      const Tensor logits = model(gpu ? gpu->images(*batch) : on_compute_device(batch->images));
+      std::optional<Batch> next = loader.next();
+      if (gpu && next) gpu->stage(*next);  // uploads while this batch computes
+      const std::int64_t b = batch->labels.numel();
+      loss_sum += softmax_cross_entropy(logits, batch->labels).item() * static_cast<double>(b);
+      const std::vector<std::int64_t> pred = argmax_rows(logits.to_vector<float>(), classes);
+      const std::vector<std::int32_t> labels = batch->labels.to_vector<std::int32_t>();
+      for (std::size_t i = 0; i < pred.size(); ++i) {
+        correct += pred[i] == labels[i];
+        ++e.confusion[static_cast<std::size_t>(labels[i] * classes + pred[i])];
+      }
+      e.n += b;
+      batch = std::move(next);
+    }
   }
+  sum_over_job(&loss_sum, 1);
+  std::vector<std::int64_t> counts{correct, e.n};
+  counts.insert(counts.end(), e.confusion.begin(), e.confusion.end());
+  sum_over_job(counts.data(), static_cast<std::int64_t>(counts.size()));
+  correct = counts[0];
+  e.n = counts[1];
+  std::copy(counts.begin() + 2, counts.end(), e.confusion.begin());
   e.loss = loss_sum / static_cast<double>(e.n);
   e.accuracy = static_cast<double>(correct) / static_cast<double>(e.n);
   return e;
@@ -150,14 +166,18 @@ int run_evaluate(const EvaluateOptions& o) {
     data.images.resize(static_cast<std::size_t>(data.n * data.image_size()));
     data.labels.resize(static_cast<std::size_t>(data.n));
   }
-  std::printf("model     %s (VGG16, head dense %lld -> dense_1 %lld, %lldx%lld input)\n",
-              o.model.c_str(), static_cast<long long>(m.config.hidden),
-              static_cast<long long>(m.config.classes), static_cast<long long>(m.config.image_size),
-              static_cast<long long>(m.config.image_size));
-  std::printf("data      %s split of %s: %lld images\n", split.c_str(), description.c_str(),
-              static_cast<long long>(data.n));
+  // In a job of N processes every rank evaluates its share; rank 0 prints.
+  if (job_root()) {
+    std::printf(
+        "model     %s (VGG16, head dense %lld -> dense_1 %lld, %lldx%lld input)\n", o.model.c_str(),
+        static_cast<long long>(m.config.hidden), static_cast<long long>(m.config.classes),
+        static_cast<long long>(m.config.image_size), static_cast<long long>(m.config.image_size));
+    std::printf("data      %s split of %s: %lld images\n", split.c_str(), description.c_str(),
+                static_cast<long long>(data.n));
+  }
   std::fflush(stdout);
   const Evaluation e = evaluate_dataset(*m.model, data, o.batch_size, m.config.classes);
+  if (!job_root()) return 0;
   const auto correct = static_cast<long long>(std::llround(e.accuracy * static_cast<double>(e.n)));
   std::printf("loss      %.4f\naccuracy  %.4f (%lld/%lld)\n\n%s", e.loss, e.accuracy, correct,
               static_cast<long long>(e.n), format_evaluation_details(e, m.class_names).c_str());

@@ -126,14 +126,14 @@ void History::load(std::int64_t last_epoch, const std::string& checkpoint_row) {
     const std::vector<EpochRecord> row = parse_history(checkpoint_row, path_ + " (checkpoint row)");
     if (row.size() == 1 && row[0].epoch == last_epoch) {
       rows_.push_back(row[0]);
-      write_text_atomically(path_, format_history(rows_));
+      if (writes_) write_text_atomically(path_, format_history(rows_));
     }
   }
 }
 
 void History::append(const EpochRecord& row) {
   rows_.push_back(row);
-  write_text_atomically(path_, format_history(rows_));
+  if (writes_) write_text_atomically(path_, format_history(rows_));
 }
 
 }  // namespace kiln::app

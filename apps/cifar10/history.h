@@ -34,7 +34,10 @@ std::vector<EpochRecord> parse_history_columns(const std::string& text, const st
 
 class History {
  public:
-  explicit History(std::string path) : path_(std::move(path)) {}
+  // writes false: keeps the rows but never touches the file (the ranks of a data-parallel job
+  // other than rank 0).
+  explicit History(std::string path, bool writes = true)
+      : path_(std::move(path)), writes_(writes) {}
 
   // Resume: reads the existing file (if any) and keeps the rows up to `last_epoch`. When the
   // file has no row `last_epoch`, `checkpoint_row` (format_history_row's, "" when none) is that
@@ -46,6 +49,7 @@ class History {
 
  private:
   std::string path_;
+  bool writes_;
   std::vector<EpochRecord> rows_;
 };
 

@@ -1,6 +1,10 @@
 // cifar10: train | evaluate | predict | plot. Every failure ends here as ONE line on stderr,
 // "cifar10: <message>", with exit status 1 (2 for a usage error, 3 when training diverged:
 // apps/cifar10/divergence.h), never a core dump.
+// Started by mpirun as one of N > 1 processes (apps/cifar10/distributed.h), a failing rank says
+// "cifar10: rank R of N: <message>" and ends the whole job with that status (MPI_Abort), so the
+// other ranks never wait for it forever. A usage error is the same on every rank (all parse the
+// same arguments): rank 0 alone says it, and every rank leaves normally.
 #include <omp.h>
 
 #include <cstdio>
@@ -11,9 +15,11 @@
 
 #include "apps/cifar10/commands.h"
 #include "apps/cifar10/device.h"
+#include "apps/cifar10/distributed.h"
 #include "apps/cifar10/divergence.h"
 #include "apps/cifar10/options.h"
 #include "core/error.h"
+#include "kernels/comm.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda_runtime.h"
 
@@ -21,16 +27,26 @@ namespace {
 
 using kiln::app::CommonOptions;
 using kiln::app::UsageError;
+namespace comm = kiln::kernels::comm;
 
-int fail(const std::string& message, int status) {
+int fail(const std::string& message, int status, bool same_on_every_rank = false) {
   // Readers name their format ("cifar10: data_batch_1.bin ..."); do not repeat the program's.
   std::string line = message.rfind("cifar10: ", 0) == 0 ? message.substr(9) : message;
   for (char& c : line) {
     if (c == '\n' || c == '\r') c = ' ';  // one line, whatever a library put in its message
   }
   std::fflush(stdout);
-  std::fprintf(stderr, "cifar10: %s\n", line.c_str());
-  return status;
+  const comm::World& world = comm::world();
+  if (world.size == 1) {
+    std::fprintf(stderr, "cifar10: %s\n", line.c_str());
+    return status;
+  }
+  if (same_on_every_rank) {
+    if (world.rank == 0) std::fprintf(stderr, "cifar10: %s\n", line.c_str());
+    return status;
+  }
+  std::fprintf(stderr, "cifar10: rank %d of %d: %s\n", world.rank, world.size, line.c_str());
+  comm::abort_job(status);
 }
 
 // --help, --device, --conv-engine, --deterministic and --threads, which every command handles the
@@ -38,12 +54,12 @@ int fail(const std::string& message, int status) {
 // Returns -1 to go on.
 int apply_common(const CommonOptions& common, const std::string& usage) {
   if (common.help) {
-    std::fputs(usage.c_str(), stdout);
+    if (kiln::app::job_root()) std::fputs(usage.c_str(), stdout);
     return 0;
   }
   // cuda without a device: an error saying why. The choice is the first line a command prints.
   const std::string device_line = kiln::app::set_compute_device(common.device);
-  if (!common.quiet) std::printf("%s\n", device_line.c_str());
+  if (!common.quiet && kiln::app::job_root()) std::printf("%s\n", device_line.c_str());
   if (kiln::app::compute_device() == kiln::Device::CUDA && common.conv_engine_given) {
     kiln::kernels::cuda::set_conv_engine(common.conv_engine);
   }
@@ -66,6 +82,10 @@ int dispatch(const std::string& command, const std::vector<std::string>& args) {
     return early >= 0 ? early : run_evaluate(o);
   }
   if (command == "predict") {
+    if (job_size() > 1) {
+      throw UsageError("predict runs as one process (started by mpirun as one of " +
+                       describe_job() + "): run it without mpirun");
+    }
     const PredictOptions o = parse_predict_options(args);
     const int early = apply_common(o.common, predict_usage());
     return early >= 0 ? early : run_predict(o);
@@ -79,15 +99,13 @@ int dispatch(const std::string& command, const std::vector<std::string>& args) {
     return run_plot(o);
   }
   if (command == "-h" || command == "--help" || command == "help") {
-    std::fputs(program_usage().c_str(), stdout);
+    if (job_root()) std::fputs(program_usage().c_str(), stdout);
     return 0;
   }
   throw UsageError("unknown command '" + command + "' (expected train, evaluate, predict or plot)");
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run_command(int argc, char** argv) {
   if (argc < 2) {
     std::fputs(kiln::app::program_usage().c_str(), stderr);
     return 2;
@@ -100,7 +118,7 @@ int main(int argc, char** argv) {
     const bool known =
         command == "train" || command == "evaluate" || command == "predict" || command == "plot";
     return fail(std::string(e.what()) + " (see cifar10 " + (known ? command + " " : "") + "--help)",
-                2);
+                2, true);
   } catch (const kiln::app::TrainingDiverged& e) {
     return fail(e.what(), kiln::app::kExitDiverged);
   } catch (const kiln::Error& e) {
@@ -112,4 +130,18 @@ int main(int argc, char** argv) {
   } catch (...) {
     return fail("unexpected error", 1);
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Joins the job when mpirun started this process; a world of one otherwise (kernels/comm.h).
+  try {
+    comm::init(&argc, &argv);
+  } catch (const std::exception& e) {
+    return fail(e.what(), 1);
+  }
+  const int status = run_command(argc, argv);
+  comm::finalize();
+  return status;
 }

@@ -8,6 +8,9 @@
 // they were. A non-finite loss stops the run before its step is applied, and non-finite weights
 // (from a non-finite gradient) before the epoch's saves, so no poisoned weights are ever saved
 // (divergence.h).
+// Under mpirun (apps/cifar10/distributed.h) every rank runs all of this on its shard of each
+// global batch and of validation; gradients and figures are reduced, so every rank holds the
+// same weights and takes the same decisions, and rank 0 alone prints and writes the files.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -18,6 +21,7 @@
 #include "apps/cifar10/commands.h"
 #include "apps/cifar10/dataset_source.h"
 #include "apps/cifar10/device.h"
+#include "apps/cifar10/distributed.h"
 #include "apps/cifar10/divergence.h"
 #include "apps/cifar10/early_stopping.h"
 #include "apps/cifar10/evaluate.h"
@@ -28,9 +32,11 @@
 #include "core/functions.h"
 #include "data/gpu_input.h"
 #include "data/loader.h"
+#include "kernels/comm.h"
 #include "kernels/conv2d.h"
 #include "layers/dropout.h"
 #include "optim/adam.h"
+#include "optim/gradient_sync.h"
 #include "weights/checkpoint.h"
 #include "weights/durable_file.h"
 #include "weights/model_weights.h"
@@ -102,8 +108,26 @@ TrainOptions resumed_options(const std::string& last_path, const std::vector<std
 
 struct EpochStats {
   double loss = 0, accuracy = 0, seconds = 0;
-  std::int64_t images = 0;
+  std::int64_t images = 0;     // over the whole job
+  double blocked_seconds = 0;  // of `seconds`, blocked in MPI (0 without mpirun)
 };
+
+// The checkpoint's name for rank r's dropout stream: rank 0's is the single-process one.
+std::string dropout_stream_name(int rank) {
+  return rank == 0 ? "dropout" : "dropout.rank" + std::to_string(rank);
+}
+
+// A checkpoint holds the job's size when it is not 1 (so single-process files are as before).
+void check_resume_job_size(const std::map<std::string, std::string>& facts,
+                           const std::string& last_path) {
+  const auto it = facts.find("world_size");
+  const int saved = it == facts.end() ? 1 : std::atoi(it->second.c_str());
+  KILN_CHECK(saved == job_size(), "--resume: ", last_path, " was trained by ", saved,
+             saved == 1 ? " process" : " processes", ", this run is ", describe_job(),
+             "; resume with the same count (",
+             saved == 1 ? "without mpirun" : "mpirun -np " + std::to_string(saved),
+             "): a different count is not supported");
+}
 
 // Without --allow-nan the first non-finite value stops the run; with it, it is reported once and
 // training goes on.
@@ -120,10 +144,11 @@ struct NanPolicy {
 // On the GPU (gpu != nullptr) the loader hands out pixels, and batch k+1 is staged (its upload
 // queued) right after step k's work is queued and before step k's results are read, so the
 // upload overlaps the step.
-EpochStats train_one_epoch(Module& model, Adam& adam, BatchLoader& loader, GpuInput* gpu,
-                           std::int64_t epoch, std::int64_t epochs, std::int64_t classes,
-                           Progress& progress, NanPolicy& nan) {
+EpochStats train_one_epoch(Module& model, Adam& adam, GradientSync* sync, BatchLoader& loader,
+                           GpuInput* gpu, std::int64_t epoch, std::int64_t epochs,
+                           std::int64_t classes, Progress& progress, NanPolicy& nan) {
   const Clock::time_point start = Clock::now();
+  const double blocked_before = kernels::comm::seconds_in_collectives();
   model.train();
   loader.start_epoch(epoch - 1);
   progress.start_epoch(epoch, epochs, loader.batch_count());
@@ -142,17 +167,27 @@ EpochStats train_one_epoch(Module& model, Adam& adam, BatchLoader& loader, GpuIn
                            " of " + std::to_string(loader.batch_count()) + ": " + bad,
                        progress);
     }
+    const auto b = batch->labels.numel();
     adam.zero_grad();
-    loss.backward();
+    if (sync) {
+      sync->backward(loss, b);  // loss.backward(), then the average over the job's global batch
+    } else {
+      loss.backward();
+    }
     adam.step();
     std::optional<Batch> next = loader.next();
     if (gpu && next) gpu->stage(*next);
     const std::vector<std::int64_t> pred = argmax_rows(logits.to_vector<float>(), classes);
     const std::vector<std::int32_t> labels = batch->labels.to_vector<std::int32_t>();
-    for (std::size_t i = 0; i < pred.size(); ++i) correct += pred[i] == labels[i];
-    const auto b = static_cast<std::int64_t>(labels.size());
-    loss_sum += loss.item() * static_cast<double>(b);
-    seen += b;
+    std::int64_t hits = 0;
+    for (std::size_t i = 0; i < pred.size(); ++i) hits += pred[i] == labels[i];
+    // The global batch's figures, so the bar and history say the same at every N.
+    double step[3] = {loss.item() * static_cast<double>(b), static_cast<double>(hits),
+                      static_cast<double>(b)};
+    sum_over_job(step, 3);
+    loss_sum += step[0];
+    correct += static_cast<std::int64_t>(step[1]);
+    seen += static_cast<std::int64_t>(step[2]);
     progress.update(++batches, seen, loss_sum / static_cast<double>(seen),
                     static_cast<double>(correct) / static_cast<double>(seen));
     batch = std::move(next);
@@ -162,6 +197,7 @@ EpochStats train_one_epoch(Module& model, Adam& adam, BatchLoader& loader, GpuIn
   s.loss = loss_sum / static_cast<double>(seen);
   s.accuracy = static_cast<double>(correct) / static_cast<double>(seen);
   s.seconds = seconds_since(start);
+  s.blocked_seconds = kernels::comm::seconds_in_collectives() - blocked_before;
   return s;
 }
 
@@ -185,12 +221,19 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
   const std::string last_path = (out_dir / "last.h5").string();
   std::map<std::string, std::string> resumed_facts;
   const TrainOptions o = cli.resume ? resumed_options(last_path, args, resumed_facts) : cli;
+  if (o.resume) check_resume_job_size(resumed_facts, last_path);
+  check_batch_divides(o.batch_size);
   const std::string best_path = (out_dir / ("best." + o.save_format)).string();
   std::vector<std::string> recorded = split(resumed_facts["args"], kArgSeparator);
   for (const std::string& a : recordable_train_args(args)) recorded.push_back(a);
   // main applied this command line's --deterministic; a resumed run also takes its checkpoint's.
   if (o.common.deterministic) kernels::cuda::set_deterministic(true);
-  Progress progress(default_progress_style(o.common.quiet));
+  // Under mpirun a rank's stdout is a pseudo-terminal whatever mpirun's own stdout is, so a job
+  // logs plain lines; the other ranks print nothing.
+  const ProgressStyle style = job_size() == 1 ? default_progress_style(o.common.quiet)
+                              : job_root() && !o.common.quiet ? ProgressStyle::Lines
+                                                              : ProgressStyle::Quiet;
+  Progress progress(style);
 
   // Inputs first, cheapest checks first: nothing is written until they all load.
   check_data_source_exists(o.data);
@@ -216,6 +259,10 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
   AdamOptions adam_options;
   adam_options.lr = o.effective_lr();
   Adam adam(model->trainable_parameters(), adam_options);
+  // Over what trains only: a frozen base has no gradients. Without a job there is none: its
+  // backward would be loss.backward() anyway, and its buckets would hold a copy of the gradients.
+  std::unique_ptr<GradientSync> sync;
+  if (job_size() > 1) sync = std::make_unique<GradientSync>(adam.params());
   std::int64_t trainable_count = 0;
   for (const Tensor& p : adam.params()) trainable_count += p.numel();
   progress.message(weights_line);
@@ -229,16 +276,21 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
                  : " (cuDNN or Kiln's kernels, the faster per layer shape; --conv-engine)") +
         (fixed ? "; deterministic (--deterministic)" : ""));
   }
+  const std::string per_rank = job_size() == 1 ? ""
+                                               : " (" + std::to_string(o.batch_size / job_size()) +
+                                                     " on each of " + describe_job() + ")";
   progress.message("training " + trainable + ": " + std::to_string(trainable_count) +
                    " parameters; Adam lr " + fmt("%g", adam_options.lr) + ", batch " +
-                   std::to_string(o.batch_size) + ", augmentation " + describe(augmentation(o)));
+                   std::to_string(o.batch_size) + per_rank + ", augmentation " +
+                   describe(augmentation(o)));
 
   EarlyStopping stopper(o.patience, o.min_delta);
   WeightSnapshot best_weights;
   const std::string history_path = (out_dir / "history.csv").string();
-  History history(history_path);
+  History history(history_path, job_root());
   NanPolicy nan{o.allow_nan};
   Dropout& dropout = *model->layer<Dropout>("dropout");
+  derive_rank_stream(dropout.generator());
   std::int64_t done = 0;  // epochs completed
   if (o.resume) {
     std::error_code ec;
@@ -255,28 +307,37 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
     const std::int64_t best_epoch = std::atoll(resumed_facts["best_epoch"].c_str());
     stopper.restore(state.best_metric, best_epoch, state.epochs_without_improvement);
     for (const auto& [name, seed_offset] : state.rng_states) {
-      if (name == "dropout") dropout.generator().set_state(seed_offset.first, seed_offset.second);
+      if (name == dropout_stream_name(job_rank()))
+        dropout.generator().set_state(seed_offset.first, seed_offset.second);
     }
     history.load(done, resumed_facts["history_row"]);
     progress.message("resumed from " + last_path + " at epoch " + std::to_string(done) +
                      " (optimiser step " + std::to_string(adam.step_count()) + ", best val_loss " +
                      fmt("%.4f", stopper.best()) + ")");
     if (done >= o.epochs) {
-      std::printf("already trained %lld epochs (--epochs %lld): nothing to do\n",
-                  static_cast<long long>(done), static_cast<long long>(o.epochs));
+      if (job_root())
+        std::printf("already trained %lld epochs (--epochs %lld): nothing to do\n",
+                    static_cast<long long>(done), static_cast<long long>(o.epochs));
       return 0;
     }
     if (o.early_stopping && resumed_facts["stopped"] == "1" && stopper.wait() >= o.patience) {
-      std::printf(
-          "the run stopped early at epoch %lld (val_loss did not improve for %lld "
-          "epochs): raise --patience or pass --no-early-stopping to train on\n",
-          static_cast<long long>(done), static_cast<long long>(stopper.wait()));
+      if (job_root())
+        std::printf(
+            "the run stopped early at epoch %lld (val_loss did not improve for %lld "
+            "epochs): raise --patience or pass --no-early-stopping to train on\n",
+            static_cast<long long>(done), static_cast<long long>(stopper.wait()));
       return 0;
     }
   }
 
+  // Every rank starts from rank 0's weights and optimiser state, whatever it read itself.
+  broadcast_parameters(*model);
+  if (o.resume) broadcast_optimizer_state(adam);
+
   LoaderOptions loader_options;
   loader_options.batch_size = o.batch_size;
+  loader_options.rank = job_rank();
+  loader_options.world = job_size();
   loader_options.augment = augmentation(o);
   loader_options.seed = Generator(o.common.seed).derive(kLoaderStream).seed();
   // The GPU augments and preprocesses on the device what the CPU would (data/gpu_input.h).
@@ -287,12 +348,14 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
                                            static_cast<int>(parts.train.w));
   }
   BatchLoader loader(parts.train, loader_options);
-  fs::create_directories(out_dir);
-  // Temporaries a killed run left (each writer also does this before it writes).
-  for (const std::string& p : {best_path, last_path, history_path,
-                               (out_dir / "training.svg").string(),
-                               (out_dir / "training.png").string()}) {
-    remove_stale_temporaries(p);
+  if (job_root()) {
+    fs::create_directories(out_dir);
+    // Temporaries a killed run left (each writer also does this before it writes).
+    for (const std::string& p : {best_path, last_path, history_path,
+                                 (out_dir / "training.svg").string(),
+                                 (out_dir / "training.png").string()}) {
+      remove_stale_temporaries(p);
+    }
   }
 
   std::map<std::string, std::string> facts{{"image_size", std::to_string(o.image_size)},
@@ -305,12 +368,15 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
           std::to_string(o.batch_size),
       device_name(compute_device()), 0};
   bool stopped = false;
+  double train_seconds = 0, blocked_seconds = 0;
   for (std::int64_t epoch = done + 1; epoch <= o.epochs && !stopped; ++epoch) {
     const Clock::time_point epoch_start = Clock::now();
     EpochStats stats;
     try {
-      stats = train_one_epoch(*model, adam, loader, gpu_input.get(), epoch, o.epochs, classes,
-                              progress, nan);
+      stats = train_one_epoch(*model, adam, sync.get(), loader, gpu_input.get(), epoch, o.epochs,
+                              classes, progress, nan);
+      train_seconds += stats.seconds;
+      blocked_seconds += stats.blocked_seconds;
       // A finite last loss can still have come with a non-finite gradient: never save its step.
       const std::string bad = nan.reported ? "" : non_finite_weights(*model);
       if (!bad.empty())
@@ -333,7 +399,7 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
                     seconds_since(epoch_start),
                     stats.images / stats.seconds};
 
-    if (verdict.improved) {
+    if (verdict.improved && job_root()) {
       facts["epoch"] = std::to_string(epoch);
       facts["val_loss"] = fmt("%.6f", val.loss);
       facts["val_accuracy"] = fmt("%.6f", val.accuracy);
@@ -345,7 +411,10 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
     state.epoch = epoch;
     state.best_metric = stopper.best_epoch() > 0 ? stopper.best() : std::nan("");
     state.epochs_without_improvement = stopper.wait();
-    state.rng_states = {{"dropout", {dropout.generator().seed(), dropout.generator().offset()}}};
+    const auto streams = gather_states(dropout.generator());
+    for (int r = 0; r < job_size(); ++r) {
+      state.rng_states.push_back({dropout_stream_name(r), streams[static_cast<std::size_t>(r)]});
+    }
     state.notes = {{"args", join(recorded, kArgSeparator)},
                    {"class_names", join(parts.class_names, '\n')},
                    {"best_epoch", std::to_string(stopper.best_epoch())},
@@ -356,9 +425,13 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
         state.notes.push_back({key, value});
       }
     }
-    save_checkpoint(last_path, *model, adam, state);
+    if (job_size() > 1) state.notes.push_back({"world_size", std::to_string(job_size())});
+    if (job_root()) save_checkpoint(last_path, *model, adam, state);
     history.append(row);
-    redraw_training_pictures(out_dir, history.rows(), picture_facts, stopped ? epoch : 0, progress);
+    if (job_root()) {
+      redraw_training_pictures(out_dir, history.rows(), picture_facts, stopped ? epoch : 0,
+                               progress);
+    }
 
     progress.end_epoch("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs) +
                        "  loss " + fmt("%.4f", row.loss) + "  accuracy " +
@@ -383,13 +456,23 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
   for (const EpochRecord& r : history.rows()) {
     if (r.epoch == stopper.best_epoch()) best_val_accuracy = r.val_accuracy;
   }
-  std::printf("done in %s: best val_loss %.4f, val_accuracy %.4f at epoch %lld; model %s\n",
-              format_duration(seconds_since(run_start)).c_str(), stopper.best(), best_val_accuracy,
-              static_cast<long long>(stopper.best_epoch()), best_path.c_str());
+  if (job_size() > 1) {
+    progress.message("data parallel over " + describe_job() + ": rank 0 spent " +
+                     fmt("%.1f s", blocked_seconds) + " of " + fmt("%.1f s", train_seconds) +
+                     " of training blocked in MPI (" +
+                     fmt("%.0f%%", train_seconds > 0 ? 100 * blocked_seconds / train_seconds : 0) +
+                     ": gradient all-reduce and waiting for the other ranks)");
+  }
+  if (job_root()) {
+    std::printf("done in %s: best val_loss %.4f, val_accuracy %.4f at epoch %lld; model %s\n",
+                format_duration(seconds_since(run_start)).c_str(), stopper.best(),
+                best_val_accuracy, static_cast<long long>(stopper.best_epoch()), best_path.c_str());
+  }
   if (!parts.test.empty()) {
     const Evaluation test = evaluate_dataset(*model, parts.test, o.batch_size, classes);
-    std::printf("test: loss %.4f, accuracy %.4f (%lld images)\n", test.loss, test.accuracy,
-                static_cast<long long>(test.n));
+    if (job_root())
+      std::printf("test: loss %.4f, accuracy %.4f (%lld images)\n", test.loss, test.accuracy,
+                  static_cast<long long>(test.n));
   }
   return 0;
 }

@@ -1,6 +1,7 @@
 // kernels/comm.h over MPI when the build has it (KILN_WITH_MPI), else the world of one.
 #include "kernels/comm.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <string>
 
@@ -23,6 +24,16 @@ int env_int(const char* name, int fallback) {
 
 bool joined() { return g_joined && g_world.size > 1; }
 
+// Time blocked in MPI (seconds_in_collectives): added up by a scope around each blocking call.
+double g_blocked_seconds = 0;
+struct BlockedTimer {
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  ~BlockedTimer() {
+    g_blocked_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+};
+
 #if KILN_WITH_MPI
 void check_mpi(int status, const char* what) {
   if (status == MPI_SUCCESS) return;
@@ -36,6 +47,7 @@ template <class T>
 void allreduce(T* data, std::int64_t n, MPI_Datatype type) {
   if (!joined() || n == 0) return;
   KILN_CHECK(n <= INT32_MAX, "MPI all-reduce of ", n, " values: more than one call can carry");
+  const BlockedTimer timer;
   check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(n), type, MPI_SUM, MPI_COMM_WORLD),
             "MPI_Allreduce");
 }
@@ -130,6 +142,7 @@ void broadcast(void* data, std::size_t bytes, int root) {
 #if KILN_WITH_MPI
   if (!joined() || bytes == 0) return;
   KILN_CHECK(bytes <= INT32_MAX, "MPI broadcast of ", bytes, " bytes: more than one call carries");
+  const BlockedTimer timer;
   check_mpi(MPI_Bcast(data, static_cast<int>(bytes), MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
 #else
   (void)data, (void)bytes, (void)root;
@@ -165,6 +178,7 @@ PendingSum::~PendingSum() {
 void PendingSum::wait() {
 #if KILN_WITH_MPI
   if (impl_ && impl_->request != MPI_REQUEST_NULL) {
+    const BlockedTimer timer;
     check_mpi(MPI_Wait(&impl_->request, MPI_STATUS_IGNORE), "MPI_Wait");
   }
 #endif
@@ -185,5 +199,7 @@ PendingSum start_allreduce_sum(float* data, std::int64_t n) {
 #endif
   return p;
 }
+
+double seconds_in_collectives() { return g_blocked_seconds; }
 
 }  // namespace kiln::kernels::comm
