@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "kernels/nccl.h"
 
 #if KILN_WITH_MPI
 #include <mpi.h>
@@ -85,6 +86,7 @@ const World& world() { return g_world; }
 bool is_root() { return g_world.rank == 0; }
 
 void finalize() {
+  nccl::finalize();  // the GPU communicator was bootstrapped over MPI: it goes first
 #if KILN_WITH_MPI
   if (g_joined) {
     int finalized = 0;
@@ -96,6 +98,7 @@ void finalize() {
 }
 
 void abort_job(int code) {
+  nccl::abort();  // releases GPU operations waiting for a peer that will never come
 #if KILN_WITH_MPI
   if (joined()) MPI_Abort(MPI_COMM_WORLD, code);
 #endif
