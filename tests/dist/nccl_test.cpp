@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/error.h"
 #include "core/functions.h"
 #include "core/random.h"
 #include "kernels/comm.h"
@@ -106,6 +107,28 @@ TEST(DistNccl, DeviceBucketsGiveWhatHostStagedBucketsGive) {
     grads.push_back(g);
   }
   EXPECT_EQ(grads[0], grads[1]);
+}
+
+// Without a GPU, NCCL's part up to the device still runs: libnccl is dlopen'ed, its symbols and
+// version checked, rank 0's ncclUniqueId broadcast over MPI; then ncclCommInitRank fails on every
+// rank (no device), and must say so on one line naming the call, not hang or crash. So CI, which
+// has no GPU, runs the bootstrap and the error path.
+TEST(DistNccl, InitWithoutAGpuFailsNamingTheCall) {
+  if (comm::world().size != 2) GTEST_SKIP() << "needs a job of 2 ranks (mpirun -np 2)";
+  if (!nccl::built_with_nccl()) GTEST_SKIP() << "this build has no NCCL (or no MPI)";
+  if (kernels::cuda::available()) GTEST_SKIP() << "this host has a GPU: the tests above use it";
+  std::string message;
+  try {
+    nccl::init();
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("NCCL: ncclCommInitRank failed for rank " +
+                         std::to_string(comm::world().rank) + " of 2"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  nccl::finalize();  // no communicator was made: nothing to destroy
 }
 
 // On CPU parameters Auto is the host path, so CI's CPU job checks the choice (it runs here).
