@@ -22,9 +22,9 @@ int env_int(const char* name, int fallback) {
   return v != nullptr && *v != '\0' ? std::atoi(v) : fallback;
 }
 
+#if KILN_WITH_MPI
 bool joined() { return g_joined && g_world.size > 1; }
 
-#if KILN_WITH_MPI
 void check_mpi(int status, const char* what) {
   if (status == MPI_SUCCESS) return;
   char text[MPI_MAX_ERROR_STRING] = {};
