@@ -1,8 +1,8 @@
 // The process group of a data-parallel job (docs/distributed.md): Open MPI starts the processes
-// and carries the CPU backend's collectives; the CUDA backend's gradients will go over NCCL,
-// bootstrapped through MPI. This header includes nothing from MPI. A process not started by an
-// MPI launcher is a world of one, whatever the build, and every collective is then a no-op, so
-// single-process code calls them unconditionally.
+// and carries the CPU backend's collectives; the CUDA backend's gradients go over NCCL,
+// bootstrapped through MPI (kernels/nccl.h). This header includes nothing from MPI. A process not
+// started by an MPI launcher is a world of one, whatever the build, and every collective is then
+// a no-op, so single-process code calls them unconditionally.
 #pragma once
 
 #include <cstddef>
@@ -27,7 +27,7 @@ int launcher_world_size();
 void init(int* argc, char*** argv);
 const World& world();
 bool is_root();  // rank 0: the one rank that prints and writes files
-// Leaves the job (MPI_Finalize after init). Idempotent.
+// Leaves the job (the NCCL communicator, then MPI_Finalize after init). Idempotent.
 void finalize();
 // Ends EVERY rank of the job with `code` (MPI_Abort), so one rank's failure is never a hang;
 // exits the process when there is no job.

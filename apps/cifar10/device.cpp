@@ -4,6 +4,8 @@
 
 #include "kernels/device_info.h"
 #include "kernels/device_memory.h"
+#include "kernels/nccl.h"
+#include "apps/cifar10/distributed.h"
 
 namespace kiln::app {
 
@@ -21,6 +23,14 @@ std::string first_gpu_name() {
   return "CUDA device 0";
 }
 
+// In a job of several ranks, each takes its own GPU of the host (NCCL refuses two ranks on one),
+// before anything is put on the device; says which.
+std::string rank_gpu() {
+  if (job_size() <= 1) return "";
+  const int gpu = kernels::nccl::select_device();
+  return "; rank " + std::to_string(job_rank()) + " on GPU " + std::to_string(gpu);
+}
+
 }  // namespace
 
 std::string set_compute_device(const std::string& name) {
@@ -29,11 +39,11 @@ std::string set_compute_device(const std::string& name) {
     KILN_CHECK(cuda, "--device cuda: no usable CUDA device (", kernels::cuda::unavailable_reason(),
                "); use --device cpu or auto");
     g_device = Device::CUDA;
-    return "device: cuda (" + first_gpu_name() + ")";
+    return "device: cuda (" + first_gpu_name() + rank_gpu() + ")";
   }
   if (name == "auto" && cuda) {
     g_device = Device::CUDA;
-    return "device: cuda (" + first_gpu_name() + "; --device auto)";
+    return "device: cuda (" + first_gpu_name() + "; --device auto" + rank_gpu() + ")";
   }
   g_device = Device::CPU;
   if (name == "auto") {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "kernels/nccl.h"
 
 #if KILN_WITH_MPI
 #include <mpi.h>
@@ -22,8 +23,6 @@ int env_int(const char* name, int fallback) {
   return v != nullptr && *v != '\0' ? std::atoi(v) : fallback;
 }
 
-bool joined() { return g_joined && g_world.size > 1; }
-
 // Time blocked in MPI (seconds_in_collectives): added up by a scope around each blocking call.
 double g_blocked_seconds = 0;
 struct BlockedTimer {
@@ -35,6 +34,8 @@ struct BlockedTimer {
 };
 
 #if KILN_WITH_MPI
+bool joined() { return g_joined && g_world.size > 1; }
+
 void check_mpi(int status, const char* what) {
   if (status == MPI_SUCCESS) return;
   char text[MPI_MAX_ERROR_STRING] = {};
@@ -97,6 +98,7 @@ const World& world() { return g_world; }
 bool is_root() { return g_world.rank == 0; }
 
 void finalize() {
+  nccl::finalize();  // the GPU communicator was bootstrapped over MPI: it goes first
 #if KILN_WITH_MPI
   if (g_joined) {
     int finalized = 0;
@@ -108,6 +110,7 @@ void finalize() {
 }
 
 void abort_job(int code) {
+  nccl::abort();  // releases GPU operations waiting for a peer that will never come
 #if KILN_WITH_MPI
   if (joined()) MPI_Abort(MPI_COMM_WORLD, code);
 #endif
