@@ -13,5 +13,6 @@ namespace kiln::app {
 int run_train(const TrainOptions& options, const std::vector<std::string>& args);
 int run_evaluate(const EvaluateOptions& options);
 int run_predict(const PredictOptions& options);
+int run_export(const ExportOptions& options);
 
 }  // namespace kiln::app

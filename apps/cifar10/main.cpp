@@ -1,4 +1,4 @@
-// cifar10: train | evaluate | predict. Every failure ends here as ONE line on stderr,
+// cifar10: train | evaluate | predict | export. Every failure ends here as ONE line on stderr,
 // "cifar10: <message>", with exit status 1 (2 for a usage error, 3 when training diverged:
 // apps/cifar10/divergence.h), never a core dump.
 #include <omp.h>
@@ -70,11 +70,16 @@ int dispatch(const std::string& command, const std::vector<std::string>& args) {
     const int early = apply_common(o.common, predict_usage());
     return early >= 0 ? early : run_predict(o);
   }
+  if (command == "export") {
+    const ExportOptions o = parse_export_options(args);
+    const int early = apply_common(o.common, export_usage());
+    return early >= 0 ? early : run_export(o);
+  }
   if (command == "-h" || command == "--help" || command == "help") {
     std::fputs(program_usage().c_str(), stdout);
     return 0;
   }
-  throw UsageError("unknown command '" + command + "' (expected train, evaluate or predict)");
+  throw UsageError("unknown command '" + command + "' (expected train, evaluate, predict or export)");
 }
 
 }  // namespace
@@ -89,7 +94,8 @@ int main(int argc, char** argv) {
     return dispatch(argv[1], args);
   } catch (const UsageError& e) {
     const std::string command = argv[1];
-    const bool known = command == "train" || command == "evaluate" || command == "predict";
+    const bool known = command == "train" || command == "evaluate" || command == "predict" ||
+                       command == "export";
     return fail(std::string(e.what()) + " (see cifar10 " + (known ? command + " " : "") + "--help)",
                 2);
   } catch (const kiln::app::TrainingDiverged& e) {
