@@ -62,7 +62,8 @@ class GraphBuilder {
   }
 
   // A float initializer of that shape; the tensor goes to CPU float32 first.
-  void initializer(const std::string& name, const Tensor& t, const std::vector<std::int64_t>& dims) {
+  void initializer(const std::string& name, const Tensor& t,
+                   const std::vector<std::int64_t>& dims) {
     const Tensor cpu = t.to(Device::CPU).to(DType::Float32);
     onnx::TensorProto& p = *graph_.add_initializer();
     p.set_name(name);
@@ -293,8 +294,8 @@ std::string raw_input_preprocessing(GraphBuilder& g, const std::array<float, 3>&
 bool onnx_export_supported() { return true; }
 
 std::string onnx_model_bytes(const Module& model, const OnnxExportOptions& o) {
-  KILN_CHECK(o.height > 0 && o.width > 0 && o.channels > 0, "ONNX export: input (", o.channels,
-             ",", o.height, ",", o.width, ") is empty");
+  KILN_CHECK(o.height > 0 && o.width > 0 && o.channels > 0, "ONNX export: input (", o.channels, ",",
+             o.height, ",", o.width, ") is empty");
   KILN_CHECK(!o.raw_input || o.channels == 3, "ONNX export: --raw-input takes RGB images, the ",
              "model takes ", o.channels, " channels");
   onnx::ModelProto proto;
@@ -324,8 +325,7 @@ std::string onnx_model_bytes(const Module& model, const OnnxExportOptions& o) {
              " maps, not class scores (a Flatten and a Dense at the end?)");
   onnx::NodeProto& softmax = g.node("Softmax", "softmax", {e.value()}, "probabilities");
   int_attribute(softmax, "axis", 1);
-  value_info(*graph.add_output(), "probabilities", onnx::TensorProto::FLOAT,
-             {e.shape().features});
+  value_info(*graph.add_output(), "probabilities", onnx::TensorProto::FLOAT, {e.shape().features});
 
   if (!o.class_names.empty()) {
     KILN_CHECK(static_cast<std::int64_t>(o.class_names.size()) == e.shape().features,
@@ -349,8 +349,8 @@ std::string onnx_model_bytes(const Module& model, const OnnxExportOptions& o) {
     KILN_FAIL("ONNX export: the ONNX checker refused the graph: ", err.what());
   }
   std::string bytes;
-  KILN_CHECK(proto.SerializeToString(&bytes), "ONNX export: the model (",
-             proto.ByteSizeLong(), " bytes) could not be serialised");
+  KILN_CHECK(proto.SerializeToString(&bytes), "ONNX export: the model (", proto.ByteSizeLong(),
+             " bytes) could not be serialised");
   return bytes;
 }
 

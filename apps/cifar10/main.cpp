@@ -1,4 +1,4 @@
-// cifar10: train | evaluate | predict | export. Every failure ends here as ONE line on stderr,
+// cifar10: train | evaluate | predict. Every failure ends here as ONE line on stderr,
 // "cifar10: <message>", with exit status 1 (2 for a usage error, 3 when training diverged:
 // apps/cifar10/divergence.h), never a core dump.
 #include <omp.h>
@@ -79,7 +79,8 @@ int dispatch(const std::string& command, const std::vector<std::string>& args) {
     std::fputs(program_usage().c_str(), stdout);
     return 0;
   }
-  throw UsageError("unknown command '" + command + "' (expected train, evaluate, predict or export)");
+  throw UsageError("unknown command '" + command +
+                   "' (expected train, evaluate, predict or export)");
 }
 
 }  // namespace
@@ -94,8 +95,8 @@ int main(int argc, char** argv) {
     return dispatch(argv[1], args);
   } catch (const UsageError& e) {
     const std::string command = argv[1];
-    const bool known = command == "train" || command == "evaluate" || command == "predict" ||
-                       command == "export";
+    const bool known =
+        command == "train" || command == "evaluate" || command == "predict" || command == "export";
     return fail(std::string(e.what()) + " (see cifar10 " + (known ? command + " " : "") + "--help)",
                 2);
   } catch (const kiln::app::TrainingDiverged& e) {

@@ -1,4 +1,4 @@
-// Command-line options of `cifar10 train | evaluate | predict | export`: one struct per subcommand, filled
+// Command-line options of `cifar10 train | evaluate | predict`: one struct per subcommand, filled
 // by a small hand-written parser. Every option is "--name VALUE" or "--name=VALUE" (flags take no
 // value); anything else that starts with "-" is a usage error naming it. --help prints the
 // subcommand's usage, generated from the same table that parses, so the two cannot disagree.

@@ -42,7 +42,8 @@ class Export : public ::testing::Test {
   // The folder's entries (names only), sorted.
   std::vector<std::string> entries(const std::string& sub) const {
     std::vector<std::string> out;
-    for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(dir.str()) / sub)) {
+    for (const auto& e :
+         std::filesystem::directory_iterator(std::filesystem::path(dir.str()) / sub)) {
       out.push_back(e.path().filename().string());
     }
     std::sort(out.begin(), out.end());

@@ -142,9 +142,8 @@ TEST(OnnxExport, WritesACheckedOpset17GraphOfTheLayers) {
                                                    "Gemm", "Relu", "Relu", "Gemm", "Softmax"}));
   std::vector<std::string> names;
   for (const auto& n : m.graph().node()) names.push_back(n.name());
-  EXPECT_EQ(names, (std::vector<std::string>{"conv_a", "conv_a/relu", "pool_a", "conv_b",
-                                             "flatten", "dense", "dense/relu", "relu", "dense_1",
-                                             "softmax"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"conv_a", "conv_a/relu", "pool_a", "conv_b", "flatten",
+                                             "dense", "dense/relu", "relu", "dense_1", "softmax"}));
   // OIHW conv kernels, (in, out) Gemm kernels; conv_b has no bias.
   const std::vector<std::pair<std::string, std::vector<std::int64_t>>> want = {
       {"conv_a/kernel", {4, 3, 3, 3}}, {"conv_a/bias", {4}}, {"conv_b/kernel", {6, 4, 3, 3}},
@@ -164,8 +163,7 @@ TEST(OnnxExport, WritesACheckedOpset17GraphOfTheLayers) {
   ASSERT_EQ(m.graph().output_size(), 1);
   EXPECT_EQ(m.graph().output(0).name(), "probabilities");
   EXPECT_EQ(input_dims(m.graph().output(0)), (std::vector<std::int64_t>{-1, kClasses}));
-  EXPECT_EQ(metadata(m, "class_names"),
-            R"(["cat","dog","ship","truck","frog \"quoted\""])");
+  EXPECT_EQ(metadata(m, "class_names"), R"(["cat","dog","ship","truck","frog \"quoted\""])");
   EXPECT_EQ(metadata(m, "kiln_image_size"), "10x8");
 }
 
@@ -292,8 +290,8 @@ TEST(OnnxExport, TheComparisonCatchesAnNhwcFlatten) {
   RefTensor in;
   in.dims = {n, 3, kH, kW};
   in.v.assign(x.begin(), x.end());
-  const double err =
-      max_relative_logit_error(kiln_logits(*model, x, n), OnnxReference(m).run("input", in).at("dense_1"));
+  const double err = max_relative_logit_error(kiln_logits(*model, x, n),
+                                              OnnxReference(m).run("input", in).at("dense_1"));
   EXPECT_GT(err, 100 * kLogitTolerance);
 }
 

@@ -61,8 +61,8 @@ class OnnxReference {
 
  private:
   [[noreturn]] static void fail(const onnx::NodeProto& n, const std::string& what) {
-    throw std::runtime_error("onnx reference: node '" + n.name() + "' (" + n.op_type() + "): " +
-                             what);
+    throw std::runtime_error("onnx reference: node '" + n.name() + "' (" + n.op_type() +
+                             "): " + what);
   }
 
   static RefTensor read(const onnx::TensorProto& t) {
