@@ -35,8 +35,10 @@ class Export : public ::testing::Test {
     config.hidden = 8;
     config.classes = 3;
     Generator init(21);
-    app::save_model_file(dir.file("best.h5"), *app::build_classifier(config, init), kNames,
-                         {{"image_size", "32"}, {"epoch", "4"}});
+    const auto model = app::build_classifier(config, init);
+    for (const char* name : {"best.h5", "best.weights.h5", "best.keras"}) {
+      app::save_model_file(dir.file(name), *model, kNames, {{"image_size", "32"}, {"epoch", "4"}});
+    }
   }
 
   // The folder's entries (names only), sorted.
@@ -104,6 +106,17 @@ TEST_F(Export, WritesACheckedOnnxModelWithTheFilesClassNames) {
     EXPECT_EQ(m.graph().node(m.graph().node_size() - 1).op_type(), "Softmax");
   }
   EXPECT_EQ(entries("out"), (std::vector<std::string>{"model.onnx", "raw.onnx"}));
+}
+
+TEST_F(Export, ReadsEveryModelFileFormatPredictReads) {
+  for (const char* name : {"best.weights.h5", "best.keras"}) {
+    SCOPED_TRACE(name);
+    const AppRun run =
+        run_cifar10(dir, std::string("export --device cpu --model ") + name + " --onnx m.onnx");
+    ASSERT_EQ(run.status, 0) << run.err;
+    EXPECT_NO_THROW(onnx::checker::check_model(dir.file("m.onnx")));
+    EXPECT_EQ(metadata(read_model(dir.file("m.onnx")), "class_names"), R"(["plane","car","bird"])");
+  }
 }
 
 TEST_F(Export, AnUnwritableOutputPathIsOneLineAndLeavesNothing) {

@@ -84,13 +84,13 @@ OnnxExportOptions tiny_options(bool raw_input) {
   return o;
 }
 
+#ifdef KILN_WITH_ONNX
+
 // Kiln's own logits for a float NCHW batch.
 std::vector<float> kiln_logits(Module& model, const std::vector<float>& x, std::int64_t n) {
   NoGradGuard no_grad;
   return model.forward(Tensor::from_vector(Shape{n, 3, kH, kW}, x)).to_vector<float>();
 }
-
-#ifdef KILN_WITH_ONNX
 
 onnx::ModelProto parse(const std::string& bytes) {
   onnx::ModelProto m;
