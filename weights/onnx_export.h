@@ -1,6 +1,7 @@
-// ONNX export: a Kiln classifier as one ONNX model (opset 17, IR version 8), built as Debian's
-// libonnx protobuf classes (onnx::ModelProto) and validated with onnx::checker before a byte is
-// written.
+// ONNX export: a Kiln classifier as one ONNX model (opset 17; the IR version of the libonnx built
+// against, 8 for Debian 12's 1.12), built as libonnx's protobuf classes (onnx::ModelProto) and
+// validated with onnx::checker before a byte is written. Opset 17 is the newest libonnx 1.12
+// checks, and every ONNX Runtime since 1.13 runs it.
 //
 // The graph takes what Kiln's first layer takes: float (N, C, H, W), the network's preprocessed
 // input, NCHW as Kiln's activations are (DESIGN.md). With raw_input it takes uint8 (N, H, W, 3)
