@@ -14,5 +14,6 @@ int run_train(const TrainOptions& options, const std::vector<std::string>& args)
 int run_evaluate(const EvaluateOptions& options);
 int run_predict(const PredictOptions& options);
 int run_plot(const PlotOptions& options);
+int run_export(const ExportOptions& options);
 
 }  // namespace kiln::app

@@ -1,4 +1,4 @@
-// cifar10: train | evaluate | predict | plot. Every failure ends here as ONE line on stderr,
+// cifar10: train | evaluate | predict | plot | export. Every failure ends here as ONE line on stderr,
 // "cifar10: <message>", with exit status 1 (2 for a usage error, 3 when training diverged:
 // apps/cifar10/divergence.h), never a core dump.
 // Started by mpirun as one of N > 1 processes (apps/cifar10/distributed.h), a failing rank says
@@ -98,11 +98,17 @@ int dispatch(const std::string& command, const std::vector<std::string>& args) {
     }
     return run_plot(o);
   }
+  if (command == "export") {
+    const ExportOptions o = parse_export_options(args);
+    const int early = apply_common(o.common, export_usage());
+    return early >= 0 ? early : run_export(o);
+  }
   if (command == "-h" || command == "--help" || command == "help") {
     if (job_root()) std::fputs(program_usage().c_str(), stdout);
     return 0;
   }
-  throw UsageError("unknown command '" + command + "' (expected train, evaluate, predict or plot)");
+  throw UsageError("unknown command '" + command +
+                   "' (expected train, evaluate, predict, plot or export)");
 }
 
 int run_command(int argc, char** argv) {
@@ -116,7 +122,8 @@ int run_command(int argc, char** argv) {
   } catch (const UsageError& e) {
     const std::string command = argv[1];
     const bool known =
-        command == "train" || command == "evaluate" || command == "predict" || command == "plot";
+        command == "train" || command == "evaluate" || command == "predict" || command == "plot" ||
+        command == "export";
     return fail(std::string(e.what()) + " (see cifar10 " + (known ? command + " " : "") + "--help)",
                 2, true);
   } catch (const kiln::app::TrainingDiverged& e) {

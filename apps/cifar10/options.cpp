@@ -352,6 +352,22 @@ Parser predict_parser(PredictOptions& o) {
   return p;
 }
 
+Parser export_parser(ExportOptions& o) {
+  Parser p("cifar10 export --model FILE.h5 --onnx OUT.onnx [--raw-input]",
+           "Writes a model file (as predict loads it) as an ONNX model, opset 17: VGG16 base and\n"
+           "head, softmax probabilities out, class names in the metadata. The input is float\n"
+           "(N,3,H,W), preprocessed as Kiln feeds it, or with --raw-input uint8 (N,H,W,3) RGB.");
+  p.option("--model", "FILE", "weights file (default models/best.h5)",
+           [&o](const std::string& v) { o.model = v; });
+  p.option("--onnx", "FILE", "the ONNX file to write (required)",
+           [&o](const std::string& v) { o.onnx = v; });
+  p.flag("--raw-input",
+         "take uint8 RGB pixels (N,H,W,3) and do Keras' caffe preprocessing inside the graph",
+         [&o] { o.raw_input = true; });
+  add_common(p, o.common);
+  return p;
+}
+
 void no_positionals(const std::vector<std::string>& positional) {
   if (!positional.empty()) throw UsageError("unexpected argument '" + positional[0] + "'");
 }
@@ -394,6 +410,13 @@ PlotOptions parse_plot_options(const std::vector<std::string>& args) {
   return o;
 }
 
+ExportOptions parse_export_options(const std::vector<std::string>& args) {
+  ExportOptions o;
+  no_positionals(export_parser(o).parse(args, o.common.help));
+  if (!o.common.help && o.onnx.empty()) throw UsageError("export needs --onnx FILE");
+  return o;
+}
+
 std::string train_usage() {
   TrainOptions o;
   return train_parser(o).usage();
@@ -411,13 +434,19 @@ std::string plot_usage() {
   return plot_parser(o).usage();
 }
 
+std::string export_usage() {
+  ExportOptions o;
+  return export_parser(o).usage();
+}
+
 std::string program_usage() {
   return "usage: cifar10 <command> [options]\n\n"
          "commands:\n"
          "  train      train VGG16 + a new head (Keras' transfer-learning recipe)\n"
          "  evaluate   loss, accuracy, per-class accuracy and confusion matrix of a model file\n"
          "  predict    classify image files or CIFAR-10 .bin files with a model file\n"
-         "  plot       draw a history.csv's training curves (SVG, PNG)\n\n"
+         "  plot       draw a history.csv's training curves (SVG, PNG)\n"
+         "  export     write a model file as an ONNX model\n\n"
          "'cifar10 <command> --help' describes each command's options.\n";
 }
 

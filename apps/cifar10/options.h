@@ -106,18 +106,27 @@ struct PlotOptions {
   std::string title;    // "" = the history file's name
 };
 
+struct ExportOptions {
+  CommonOptions common;
+  std::string model = "models/best.h5";
+  std::string onnx;        // the ONNX file to write (required)
+  bool raw_input = false;  // uint8 NHWC RGB in, the preprocessing inside the graph
+};
+
 // Parse the arguments after the subcommand's name. Throw UsageError on any mistake; with --help
 // they set common.help and stop.
 TrainOptions parse_train_options(const std::vector<std::string>& args);
 EvaluateOptions parse_evaluate_options(const std::vector<std::string>& args);
 PredictOptions parse_predict_options(const std::vector<std::string>& args);
 PlotOptions parse_plot_options(const std::vector<std::string>& args);
+ExportOptions parse_export_options(const std::vector<std::string>& args);
 
 // Usage texts (--help), and the program's overall usage.
 std::string train_usage();
 std::string evaluate_usage();
 std::string predict_usage();
 std::string plot_usage();
+std::string export_usage();
 std::string program_usage();
 
 // For --resume: the train arguments worth recording in a checkpoint (all but --resume, --quiet,
