@@ -585,7 +585,8 @@ H5File H5File::create(const std::string& path) {
 
 H5File H5File::open_image(const std::vector<char>& image, const std::string& name) {
   // The child inherits the image: an archive's weights are surveyed as a file on disk is.
-  survey_hdf5_in_child(name, [&] { return open_image_surveyed(image, name); });
+  survey_hdf5_in_child(name, [&] { return open_image_surveyed(image, name); },
+                       static_cast<std::int64_t>(image.size()));
   return open_image_surveyed(image, name);
 }
 

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +34,7 @@ constexpr std::int64_t kMaxDoubleRead = 1 << 20;  // values; bigger float32 data
 constexpr int kExitOther = 3;     // an exception other than kiln::Error (bad_alloc...)
 constexpr int kExitTooLarge = 4;  // more objects or deeper nesting than the survey walks
 constexpr int kExitLink = 5;      // a soft or external link
+constexpr int kExitMemory = 6;    // reading took far more memory than the file's size
 
 template <class F>
 void tolerate(F&& f) {
@@ -93,9 +96,29 @@ void survey_group(const H5Group& g, int depth, std::int64_t& budget) {
   }
 }
 
+// Peak resident memory of this process so far, in bytes. A forked child starts from its parent's
+// resident size at the fork (Linux copies the counters with the address space).
+std::int64_t peak_rss_bytes() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;
+}
+
+// What reading a file may cost in memory beyond the process' own: twice its size (a dataset read
+// as floats, then as doubles) plus KILN_HDF5_SURVEY_MEMORY_MB (default 512: HDF5's caches and
+// Kiln's buffers). A corrupt variable-length string can make libhdf5 allocate and fill what its
+// heap reference claims, gigabytes from a 25 KB file; the parent would then do the same.
+std::int64_t memory_allowance(std::int64_t file_bytes) {
+  std::int64_t base_mb = 512;
+  if (const char* text = std::getenv("KILN_HDF5_SURVEY_MEMORY_MB"); text && *text) {
+    base_mb = std::atoll(text);
+  }
+  return 2 * file_bytes + base_mb * (std::int64_t{1} << 20);
+}
+
 // The child's whole life: read everything, leave without running the parent's atexit handlers
 // or flushing its stdio buffers (which the child inherited).
-[[noreturn]] void survey_and_exit(const std::function<H5File()>& open) {
+[[noreturn]] void survey_and_exit(const std::function<H5File()>& open, std::int64_t allowance) {
   if (std::getenv("KILN_HDF5_SURVEY_STDERR") == nullptr) {  // a sanitizer report stays quiet
     const int null_fd = ::open("/dev/null", O_WRONLY);
     if (null_fd >= 0) ::dup2(null_fd, STDERR_FILENO);
@@ -106,6 +129,7 @@ void survey_group(const H5Group& g, int depth, std::int64_t& budget) {
     for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) ::signal(sig, SIG_DFL);
     if (__sanitizer_set_death_callback != nullptr) __sanitizer_set_death_callback(nullptr);
   }
+  const std::int64_t rss_at_start = peak_rss_bytes();
   try {
     const H5File file = open();
     std::int64_t budget = kMaxObjects;
@@ -114,6 +138,7 @@ void survey_group(const H5Group& g, int depth, std::int64_t& budget) {
   } catch (...) {
     ::_exit(kExitOther);  // bad_alloc and the like: the parent would meet them too
   }
+  if (peak_rss_bytes() - rss_at_start > allowance) ::_exit(kExitMemory);
   ::_exit(0);
 }
 
@@ -134,12 +159,18 @@ std::string describe_signal(int sig) {
 
 }  // namespace
 
-void survey_hdf5_in_child(const std::string& path, const std::function<H5File()>& open) {
+void survey_hdf5_in_child(const std::string& path, const std::function<H5File()>& open,
+                          std::int64_t file_bytes) {
   const double limit = time_limit_seconds();
+  if (file_bytes < 0) {
+    struct stat st{};
+    file_bytes = ::stat(path.c_str(), &st) == 0 ? static_cast<std::int64_t>(st.st_size) : 0;
+  }
+  const std::int64_t allowance = memory_allowance(file_bytes);
   const pid_t pid = ::fork();
   if (pid < 0)
     KILN_FAIL(path, ": cannot check the HDF5 file (fork failed: ", std::strerror(errno), ")");
-  if (pid == 0) survey_and_exit(open);
+  if (pid == 0) survey_and_exit(open, allowance);
   const auto start = std::chrono::steady_clock::now();
   int status = 0;
   for (auto pause = std::chrono::microseconds(200);;
@@ -174,6 +205,11 @@ void survey_hdf5_in_child(const std::string& path, const std::function<H5File()>
     KILN_FAIL(path, ": refused: the HDF5 file holds a soft or external link (which can point ",
               "into any other file); Keras never writes them and Kiln does not follow them; ",
               "nothing was loaded");
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kExitMemory) {
+    KILN_FAIL(path, ": damaged or hostile HDF5 file: reading it took more than ",
+              allowance >> 20, " MB of memory for a file of ", file_bytes >> 10,
+              " KB (KILN_HDF5_SURVEY_MEMORY_MB); nothing was loaded");
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == kExitOther) {
     KILN_FAIL(path, ": damaged or hostile HDF5 file: reading it failed outside Kiln's checks ",

@@ -11,6 +11,9 @@
 // deterministic on the same bytes, and the parent's reads are a subset of the child's, so what
 // the child survived the parent survives. Errors the child meets (kiln::Error) are not reported:
 // the parent's own read reports them, with the usual messages.
+// A child whose resident memory grew by more than twice the file's size plus
+// KILN_HDF5_SURVEY_MEMORY_MB (default 512) refuses the file too: libhdf5 allocates and fills what
+// a corrupt heap reference claims.
 // The walk also refuses any soft or external link: an external link makes HDF5 open whatever
 // file it names as the parent follows it, and Keras writes only hard links.
 // Why not the alternatives: validating heap references ourselves means re-implementing part of
@@ -21,6 +24,7 @@
 // but the file, and leaves with _exit.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -34,6 +38,8 @@ namespace kiln {
 // a few seconds even from a cold disk). Returns normally otherwise.
 // `open` opens the file without a survey (H5File::open_read_surveyed or open_image_surveyed);
 // `name` is what messages call it.
-void survey_hdf5_in_child(const std::string& name, const std::function<H5File()>& open);
+// `file_bytes`: the file's size, for the memory allowance (-1: stat `name`).
+void survey_hdf5_in_child(const std::string& name, const std::function<H5File()>& open,
+                          std::int64_t file_bytes = -1);
 
 }  // namespace kiln

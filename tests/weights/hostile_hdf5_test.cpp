@@ -137,6 +137,22 @@ TEST(HostileHdf5, ABadTimeLimitIsNamed) {
       << e;
 }
 
+// A file whose reading costs more memory than its size allows is refused: with no allowance
+// beyond twice the file's size, HDF5's own caches (megabytes) are already too much.
+TEST(HostileHdf5, ReadingThatTakesFarMoreMemoryThanTheFileIsRefused) {
+  ScratchDir dir;
+  vlen_file(dir);
+  const std::string path = dir.file("good.h5");
+  ::setenv("KILN_HDF5_SURVEY_MEMORY_MB", "0", 1);
+  const std::string e = error_of([&] { H5File::open_read(path); });
+  ::unsetenv("KILN_HDF5_SURVEY_MEMORY_MB");
+  EXPECT_NE(e.find(path + ": damaged or hostile HDF5 file: reading it took more than 0 MB of "
+                          "memory for a file of "),
+            std::string::npos)
+      << e;
+  EXPECT_NO_THROW(H5File::open_read(path));  // the default allowance lets it through
+}
+
 // Nesting deeper than the survey walks (soft-link cycles look like this too): refused, since the
 // parent could otherwise reach objects the child never read.
 TEST(HostileHdf5, GroupsNestedDeeperThanTheSurveyWalksAreRefused) {
