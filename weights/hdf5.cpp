@@ -186,6 +186,12 @@ void H5Handle::reset() noexcept {
 H5DatasetView::H5DatasetView(H5Handle dataset, std::string file, std::string path)
     : dataset_(std::move(dataset)), file_(std::move(file)), path_(std::move(path)) {}
 
+bool H5DatasetView::stored_in_other_files() const {
+  H5Handle dcpl(H5Dget_create_plist(dataset_.id()));
+  if (!dcpl.valid()) fail(file_ + ": " + path_, "cannot read how the dataset is stored");
+  return H5Pget_external_count(dcpl.id()) > 0 || H5Pget_layout(dcpl.id()) == H5D_VIRTUAL;
+}
+
 std::vector<std::int64_t> H5DatasetView::shape() const {
   H5Handle space(H5Dget_space(dataset_.id()));
   if (!space.valid()) fail(file_ + ": " + path_, "cannot read the dataset's shape");

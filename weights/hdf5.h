@@ -50,6 +50,9 @@ class H5DatasetView {
   std::vector<std::int64_t> shape() const;  // dims as stored; {} for a scalar
   std::int64_t numel() const;
   std::size_t stored_value_bytes() const;  // bytes per value in the file (8 for float64)
+  // Whether its values live in other files: external raw storage (H5Pset_external) or a
+  // virtual dataset's sources. Keras writes neither.
+  bool stored_in_other_files() const;
   // Any integer or floating-point dataset, converted; throws for other types (strings, ...), and
   // before allocating when the shape claims far more values than the file could hold.
   std::vector<float> read_floats() const;

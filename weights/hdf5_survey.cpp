@@ -33,7 +33,7 @@ constexpr std::int64_t kMaxDoubleRead = 1 << 20;  // values; bigger float32 data
 // The child's exit codes besides 0 (surveyed).
 constexpr int kExitOther = 3;     // an exception other than kiln::Error (bad_alloc...)
 constexpr int kExitTooLarge = 4;  // more objects or deeper nesting than the survey walks
-constexpr int kExitLink = 5;      // a soft or external link
+constexpr int kExitLink = 5;      // a soft or external link, a dataset stored in other files
 constexpr int kExitMemory = 6;    // reading took far more memory than the file's size
 
 template <class F>
@@ -88,6 +88,7 @@ void survey_group(const H5Group& g, int depth, std::int64_t& budget) {
         survey_group(g.group(child), depth + 1, budget);
       } else if (g.has_dataset(child)) {
         const H5DatasetView ds = g.dataset(child);
+        if (ds.stored_in_other_files()) ::_exit(kExitLink);
         ds.read_floats();
         // Checkpoints read float64 parameters as doubles, whatever their size.
         if (ds.numel() <= kMaxDoubleRead || ds.stored_value_bytes() == 8) ds.read_doubles();
@@ -202,9 +203,9 @@ void survey_hdf5_in_child(const std::string& path, const std::function<H5File()>
               "nothing was loaded");
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == kExitLink) {
-    KILN_FAIL(path, ": refused: the HDF5 file holds a soft or external link (which can point ",
-              "into any other file); Keras never writes them and Kiln does not follow them; ",
-              "nothing was loaded");
+    KILN_FAIL(path, ": refused: the HDF5 file holds a soft or external link, or a dataset ",
+              "stored in external or virtual files (which can name any other file); Keras ",
+              "never writes them and Kiln does not follow them; nothing was loaded");
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == kExitMemory) {
     KILN_FAIL(path, ": damaged or hostile HDF5 file: reading it took more than ",

@@ -14,8 +14,8 @@
 // A child whose resident memory grew by more than twice the file's size plus
 // KILN_HDF5_SURVEY_MEMORY_MB (default 512) refuses the file too: libhdf5 allocates and fills what
 // a corrupt heap reference claims.
-// The walk also refuses any soft or external link: an external link makes HDF5 open whatever
-// file it names as the parent follows it, and Keras writes only hard links.
+// The walk also refuses any soft or external link, and any dataset stored in external or virtual
+// files: those make HDF5 open whatever file they name as the parent reads, and Keras writes none.
 // Why not the alternatives: validating heap references ourselves means re-implementing part of
 // HDF5's file format for one known crash, not for the next; a newer libhdf5 (1.14, PyPI's) is not
 // a Debian package here. The cost is one fork and a second read: about a tenth of a second for

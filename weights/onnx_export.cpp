@@ -333,7 +333,9 @@ std::string onnx_model_bytes(const Module& model, const OnnxExportOptions& o) {
                " outputs");
     onnx::StringStringEntryProto& p = *proto.add_metadata_props();
     p.set_key("class_names");
-    p.set_value(nlohmann::json(o.class_names).dump());
+    // A class name that is not UTF-8 (a Latin-1 folder name) gets U+FFFD rather than a throw.
+    p.set_value(nlohmann::json(o.class_names)
+                    .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   for (const auto& [key, value] : o.metadata) {
     KILN_CHECK(!key.empty() && key != "class_names", "ONNX export: metadata key '", key,

@@ -191,10 +191,16 @@ int run_evaluate(const EvaluateOptions& o) {
     const std::string title = "Confusion matrix: " +
                               std::filesystem::path(o.model).filename().string() + " on " +
                               std::to_string(e.n) + " " + split + " images, accuracy " + accuracy;
-    for (const std::string& path : write_confusion_pictures(prefix, e, m.class_names, title)) {
-      std::printf("\nwrote %s", path.c_str());
+    // The figures are printed already: a picture that cannot be written (a read-only models
+    // folder) is a note, not a failed evaluation.
+    try {
+      for (const std::string& path : write_confusion_pictures(prefix, e, m.class_names, title)) {
+        std::printf("\nwrote %s", path.c_str());
+      }
+      std::printf("\n");
+    } catch (const Error& err) {
+      std::printf("\nnote: the confusion picture was not drawn: %s\n", err.what());
     }
-    std::printf("\n");
   }
   return 0;
 }

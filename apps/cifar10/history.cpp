@@ -61,6 +61,7 @@ std::vector<EpochRecord> parse_history_columns(const std::string& text,
   std::int64_t line_no = 0;
   while (line.empty() && std::getline(in, line)) ++line_no;
   if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a BOM (a CSV saved by Excel)
   KILN_CHECK(!line.empty(), path, ": empty; expected a CSV history with a header line");
   // Each column's slot in EpochRecord's fields (-1: a column Kiln does not draw).
   const std::vector<std::pair<std::string, int>> known = {
@@ -95,12 +96,15 @@ std::vector<EpochRecord> parse_history_columns(const std::string& text,
       KILN_CHECK(column < slot.size(), path, ": line ", line_no, " has more fields than the ",
                  slot.size(), " the header names");
       char* end = nullptr;
-      const double x = std::strtod(field.c_str(), &end);
-      KILN_CHECK(!field.empty() && *end == '\0', path, ": line ", line_no, ": '", field,
+      // An empty cell or "NA" (CSVLogger's for a metric an epoch lacks) is a missing value.
+      const bool missing = field.empty() || field == "NA";
+      const double x = missing ? std::nan("") : std::strtod(field.c_str(), &end);
+      KILN_CHECK(missing || *end == '\0', path, ": line ", line_no, ": '", field,
                  "' is not a number");
       if (slot[column] >= 0) v[slot[column]] = x;
       ++column;
     }
+    if (line.back() == ',') ++column;  // a last empty cell, which getline does not hand out
     KILN_CHECK(column == slot.size(), path, ": line ", line_no, " has ", column,
                " fields, the header names ", slot.size());
     KILN_CHECK(v[0] >= 0 && v[0] <= 1e15 && v[0] == std::floor(v[0]), path, ": line ", line_no,

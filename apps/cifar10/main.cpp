@@ -81,11 +81,13 @@ int dispatch(const std::string& command, const std::vector<std::string>& args) {
     const int early = apply_common(o.common, evaluate_usage());
     return early >= 0 ? early : run_evaluate(o);
   }
-  if (command == "predict") {
+  if (command == "predict" || command == "plot" || command == "export") {
     if (job_size() > 1) {
-      throw UsageError("predict runs as one process (started by mpirun as one of " +
+      throw UsageError(command + " runs as one process (started by mpirun as one of " +
                        describe_job() + "): run it without mpirun");
     }
+  }
+  if (command == "predict") {
     const PredictOptions o = parse_predict_options(args);
     const int early = apply_common(o.common, predict_usage());
     return early >= 0 ? early : run_predict(o);

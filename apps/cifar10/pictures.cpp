@@ -182,9 +182,14 @@ plot::Drawing contact_sheet(const std::vector<SheetImage>& all, std::int64_t sid
       c.rect_outline(ix, y, picture, picture, plot::palette::light_grey, 1);
       double ty = y + picture + 18;
       std::string caption = im.caption;
-      while (caption.size() > 4 && plot::text_width(caption, 11) > cell_w - 8) {
-        caption = "..." + caption.substr(4);  // keep the end: the file's name
+      // Keep the end (the file's name), cut at whole UTF-8 characters.
+      std::string rest = caption;
+      while (rest.size() > 1 && plot::text_width("..." + rest, 11) > cell_w - 8) {
+        std::size_t cut = 1;
+        while (cut < rest.size() && (static_cast<unsigned char>(rest[cut]) & 0xC0) == 0x80) ++cut;
+        rest = rest.substr(cut);
       }
+      if (rest != caption) caption = "..." + rest;
       c.text({x + cell_w / 2, ty}, caption, {11, plot::palette::grey, plot::Anchor::Middle});
       for (std::size_t t = 0; t < im.top.size(); ++t) {
         ty += line_h;

@@ -73,6 +73,7 @@ void draw_legend(Canvas& canvas, const Panel& panel, const Axes& axes) {
     // Nor on a marker's label, at the top beside its line.
     for (const Marker& m : panel.markers) {
       const double mx = axes.at(m.x, axes.y1).x, label = text_width(m.label, 10);
+      if (label <= 0) continue;
       for (double dx = -label; dx <= label; dx += label / 4) {
         count += 25 * inside({mx + dx, axes.top + 12});
       }

@@ -77,6 +77,11 @@ class CairoCanvas final : public Canvas {
     cairo_surface_t* img =
         cairo_image_surface_create(CAIRO_FORMAT_RGB24, static_cast<int>(width),
                                    static_cast<int>(height));
+    if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) {
+      const char* why = cairo_status_to_string(cairo_surface_status(img));
+      cairo_surface_destroy(img);
+      KILN_FAIL("cannot draw a ", width, "x", height, " image: ", why);
+    }
     cairo_surface_flush(img);
     unsigned char* data = cairo_image_surface_get_data(img);
     const int stride = cairo_image_surface_get_stride(img);

@@ -37,7 +37,9 @@ std::string escape(const std::string& text) {
       case '<': out += "&lt;"; break;
       case '>': out += "&gt;"; break;
       case '"': out += "&quot;"; break;
-      default: out += ch;
+      default:
+        // Control characters are not allowed in XML (a class name or a file name may hold one).
+        if (static_cast<unsigned char>(ch) >= 0x20 || ch == '\t' || ch == '\n') out += ch;
     }
   }
   return out;

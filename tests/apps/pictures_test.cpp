@@ -200,6 +200,17 @@ TEST(HistoryColumns, ReadsKerasCsvLoggerColumnsInItsOrderFromEpochZero) {
   EXPECT_TRUE(std::isnan(r[0].learning_rate));
 }
 
+TEST(HistoryColumns, TakesABomAndNaCellsAsMissing) {
+  const std::vector<EpochRecord> r = parse_history_columns(
+      "\xEF\xBB\xBF"
+      "epoch,loss,val_loss\r\n0,1.5,NA\r\n1,1.2,\r\n",
+      "x.csv");
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_DOUBLE_EQ(r[1].loss, 1.2);
+  EXPECT_TRUE(std::isnan(r[0].val_loss));
+  EXPECT_TRUE(std::isnan(r[1].val_loss));
+}
+
 TEST(HistoryColumns, ReadsKilnsOwnFile) {
   const std::vector<EpochRecord> r = rows(3);
   EXPECT_EQ(parse_history_columns(format_history(r), "h.csv").size(), 3u);

@@ -186,12 +186,33 @@ TEST(HostileHdf5, AnExternalLinkIntoAnotherFileIsRefused) {
     w.external_link("/model_weights/dense/kernel", secret, "/kernel");
   }
   const std::string e = error_of([&] { H5File::open_read(path); });
-  EXPECT_EQ(e, path + ": refused: the HDF5 file holds a soft or external link (which can point "
-                      "into any other file); Keras never writes them and Kiln does not follow "
-                      "them; nothing was loaded");
+  EXPECT_EQ(e, path + ": refused: the HDF5 file holds a soft or external link, or a dataset "
+                      "stored in external or virtual files (which can name any other file); Keras "
+                      "never writes them and Kiln does not follow them; nothing was loaded");
   // The check can fail: without the survey, HDF5 follows the link into the other file.
   EXPECT_EQ(H5File::open_read_surveyed(path).root().dataset("model_weights/dense/kernel")
                 .read_floats(),
+            (std::vector<float>{1.5f, 2.5f}));
+}
+
+// A dataset whose raw data HDF5 reads from another file (H5Pset_external): refused the same way.
+TEST(HostileHdf5, ADatasetStoredInAnotherFileIsRefused) {
+  ScratchDir dir;
+  const std::string secret = dir.file("secret.bin"), path = dir.file("external.h5");
+  const float values[2] = {1.5f, 2.5f};
+  std::ofstream(secret, std::ios::binary).write(reinterpret_cast<const char*>(values), 8);
+  {
+    RawH5Writer w(path);
+    w.external_storage_dataset("/kernel", 2, secret);
+  }
+  const std::string e = error_of([&] { H5File::open_read(path); });
+  EXPECT_EQ(e.rfind(path + ": refused: the HDF5 file holds a soft or external link, or a dataset "
+                           "stored in external",
+                    0),
+            0u)
+      << e;
+  // The check can fail: without the survey, HDF5 reads the other file's bytes.
+  EXPECT_EQ(H5File::open_read_surveyed(path).root().dataset("kernel").read_floats(),
             (std::vector<float>{1.5f, 2.5f}));
 }
 

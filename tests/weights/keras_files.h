@@ -82,6 +82,17 @@ class RawH5Writer {
               0)
         << path;
   }
+  // A float32 dataset of n values whose raw data HDF5 reads from `file` (external storage).
+  void external_storage_dataset(const std::string& path, hsize_t n, const std::string& file) {
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    EXPECT_GE(H5Pset_external(dcpl, file.c_str(), 0, n * sizeof(float)), 0);
+    hid_t space = H5Screate_simple(1, &n, nullptr);
+    hid_t d = H5Dcreate2(file_, path.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    EXPECT_GE(d, 0) << path;
+    H5Dclose(d);
+    H5Sclose(space);
+    H5Pclose(dcpl);
+  }
   void soft_link(const std::string& path, const std::string& target_path) {
     EXPECT_GE(H5Lcreate_soft(target_path.c_str(), file_, path.c_str(), H5P_DEFAULT, H5P_DEFAULT), 0)
         << path;
