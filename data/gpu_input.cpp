@@ -16,6 +16,7 @@ GpuInput::GpuInput(std::int64_t max_batch, int h, int w)
 
 void GpuInput::check_batch(const Batch& batch, const char* what) const {
   const std::size_t n = batch.indices.size();
+  KILN_CHECK(n > 0, "GpuInput::", what, ": an empty batch");
   KILN_CHECK(batch.height == h_ && batch.width == w_ && n <= static_cast<std::size_t>(max_batch_),
              "GpuInput::", what, ": a batch of ", n, " images of ", batch.height, "x", batch.width,
              " does not fit staging for ", max_batch_, " of ", h_, "x", w_);
@@ -27,8 +28,10 @@ void GpuInput::check_batch(const Batch& batch, const char* what) const {
 
 void GpuInput::stage(const Batch& batch) {
   check_batch(batch, "stage");
-  staged_.push_back(
-      {uploader_.stage(batch.pixels.data(), batch.pixels.size()), batch.indices.size()});
+  // NOTE: every field named: a missing first_index was zero-initialised, and images() then
+  // refused any batch whose first image was not image 0 (never run: found by -Wextra).
+  staged_.push_back({uploader_.stage(batch.pixels.data(), batch.pixels.size()),
+                     batch.indices.size(), batch.indices.front()});
 }
 
 Tensor GpuInput::images(const Batch& batch) {
