@@ -87,11 +87,29 @@ struct AppRun {
   std::string out, err;
 };
 
+// Runs a shell `command` that sends its stdout to `out` and its stderr to `err`, and returns its
+// exit status (128 + the signal when killed) with both files' text.
+inline AppRun run_shell(const std::string& command, const std::string& out,
+                        const std::string& err) {
+  AppRun run;
+  const int raw = std::system(command.c_str());
+  if (WIFEXITED(raw)) run.status = WEXITSTATUS(raw);
+  if (WIFSIGNALED(raw)) run.status = 128 + WTERMSIG(raw);
+  const auto text = [](const std::string& path) {
+    const std::vector<std::uint8_t> b = read_bytes(path);
+    return std::string(b.begin(), b.end());
+  };
+  run.out = text(out);
+  run.err = text(err);
+  return run;
+}
+
 // Runs `cifar10 <args>` in `dir` (args pass through the shell as written), with HOME=dir so
 // that no real ~/.keras/models/ takes part.
 // Without a binary, the test fails saying what was tried, and the run has status -1 and that
 // message as its stderr. The first run of a process prints which binary it uses (scripts/gpu-check
 // looks for that line in the log).
+
 inline AppRun run_cifar10(const TempFolder& dir, const std::string& args) {
   const BinaryLookup& binary = cifar10_binary();
   AppRun run;
@@ -109,16 +127,7 @@ inline AppRun run_cifar10(const TempFolder& dir, const std::string& args) {
   const std::string out = dir.file(".run/stdout"), err = dir.file(".run/stderr");
   const std::string command = "cd '" + dir.str() + "' && HOME='" + dir.str() + "' '" + binary.path +
                               "' " + args + " > '" + out + "' 2> '" + err + "'";
-  const int raw = std::system(command.c_str());
-  if (WIFEXITED(raw)) run.status = WEXITSTATUS(raw);
-  if (WIFSIGNALED(raw)) run.status = 128 + WTERMSIG(raw);
-  const auto text = [](const std::string& path) {
-    const std::vector<std::uint8_t> b = read_bytes(path);
-    return std::string(b.begin(), b.end());
-  };
-  run.out = text(out);
-  run.err = text(err);
-  return run;
+  return run_shell(command, out, err);
 }
 
 inline std::vector<std::string> lines_of(const std::string& text) {

@@ -38,17 +38,7 @@ AppRun run_mpirun(const TempFolder& dir, std::string args) {
                               " mpirun --allow-run-as-root --oversubscribe --bind-to none "
                               "--output-filename '" +
                               dir.str() + "/.ranks' " + args + " > '" + out + "' 2> '" + err + "'";
-  AppRun run;
-  const int raw = std::system(command.c_str());
-  if (WIFEXITED(raw)) run.status = WEXITSTATUS(raw);
-  if (WIFSIGNALED(raw)) run.status = 128 + WTERMSIG(raw);
-  const auto text = [](const std::string& path) {
-    const std::vector<std::uint8_t> b = read_bytes(path);
-    return std::string(b.begin(), b.end());
-  };
-  run.out = text(out);
-  run.err = text(err);
-  return run;
+  return run_shell(command, out, err);
 }
 
 // What rank `rank` of the last job in `dir` printed on stdout (Open MPI keeps it in
