@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -143,6 +144,20 @@ std::int64_t memory_allowance(std::int64_t file_bytes) {
   ::_exit(0);
 }
 
+// Resident memory of a process now, in bytes (0 when it cannot be read: the child has just
+// exited). The parent polls its child with this, so a file that makes libhdf5 fill gigabytes is
+// stopped within one poll of crossing the allowance, not after filling what the file claims.
+std::int64_t resident_bytes(pid_t pid) {
+  const std::string statm = "/proc/" + (pid == 0 ? std::string("self") : std::to_string(pid)) +
+                            "/statm";
+  std::FILE* f = std::fopen(statm.c_str(), "r");
+  if (f == nullptr) return 0;
+  long long size = 0, resident = 0;
+  const int got = std::fscanf(f, "%lld %lld", &size, &resident);
+  std::fclose(f);
+  return got == 2 ? resident * static_cast<std::int64_t>(::sysconf(_SC_PAGESIZE)) : 0;
+}
+
 double time_limit_seconds() {
   const char* text = std::getenv("KILN_HDF5_SURVEY_SECONDS");
   if (text == nullptr || *text == '\0') return 30;
@@ -168,18 +183,27 @@ void survey_hdf5_in_child(const std::string& path, const std::function<H5File()>
     file_bytes = ::stat(path.c_str(), &st) == 0 ? static_cast<std::int64_t>(st.st_size) : 0;
   }
   const std::int64_t allowance = memory_allowance(file_bytes);
+  // The child starts with the parent's resident pages (copied at the fork).
+  const std::int64_t resident_at_fork = resident_bytes(0);
   const pid_t pid = ::fork();
   if (pid < 0)
     KILN_FAIL(path, ": cannot check the HDF5 file (fork failed: ", std::strerror(errno), ")");
   if (pid == 0) survey_and_exit(open, allowance);
   const auto start = std::chrono::steady_clock::now();
   int status = 0;
+  bool over_memory = false;
   for (auto pause = std::chrono::microseconds(200);;
        pause = std::min(pause * 2, std::chrono::microseconds(20000))) {
     const pid_t done = ::waitpid(pid, &status, WNOHANG);
     if (done == pid) break;
     if (done < 0 && errno != EINTR)
       KILN_FAIL(path, ": cannot check the HDF5 file (waitpid: ", std::strerror(errno), ")");
+    if (resident_bytes(pid) - resident_at_fork > allowance) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      over_memory = true;
+      break;
+    }
     const std::chrono::duration<double> waited = std::chrono::steady_clock::now() - start;
     if (waited.count() > limit) {
       ::kill(pid, SIGKILL);
@@ -188,6 +212,11 @@ void survey_hdf5_in_child(const std::string& path, const std::function<H5File()>
                 "within ", limit, " s (KILN_HDF5_SURVEY_SECONDS); nothing was loaded");
     }
     std::this_thread::sleep_for(pause);
+  }
+  if (over_memory || (WIFEXITED(status) && WEXITSTATUS(status) == kExitMemory)) {
+    KILN_FAIL(path, ": damaged or hostile HDF5 file: reading it took more than ",
+              allowance >> 20, " MB of memory for a file of ", file_bytes >> 10,
+              " KB (KILN_HDF5_SURVEY_MEMORY_MB); nothing was loaded");
   }
   if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
     KILN_FAIL(path, ": could not check the HDF5 file: the process reading it was killed ",
@@ -206,11 +235,6 @@ void survey_hdf5_in_child(const std::string& path, const std::function<H5File()>
     KILN_FAIL(path, ": refused: the HDF5 file holds a soft or external link, or a dataset ",
               "stored in external or virtual files (which can name any other file); Keras ",
               "never writes them and Kiln does not follow them; nothing was loaded");
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == kExitMemory) {
-    KILN_FAIL(path, ": damaged or hostile HDF5 file: reading it took more than ",
-              allowance >> 20, " MB of memory for a file of ", file_bytes >> 10,
-              " KB (KILN_HDF5_SURVEY_MEMORY_MB); nothing was loaded");
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == kExitOther) {
     KILN_FAIL(path, ": damaged or hostile HDF5 file: reading it failed outside Kiln's checks ",

@@ -13,7 +13,9 @@
 // the parent's own read reports them, with the usual messages.
 // A child whose resident memory grew by more than twice the file's size plus
 // KILN_HDF5_SURVEY_MEMORY_MB (default 512) refuses the file too: libhdf5 allocates and fills what
-// a corrupt heap reference claims.
+// a corrupt heap reference claims. The parent polls the child's resident memory while it waits
+// (every 20 ms at most) and kills it past that allowance, so such a file costs at most the
+// allowance plus one poll's worth of filling, not the gigabytes the reference claims.
 // The walk also refuses any soft or external link, and any dataset stored in external or virtual
 // files: those make HDF5 open whatever file they name as the parent reads, and Keras writes none.
 // Why not the alternatives: validating heap references ourselves means re-implementing part of

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -115,6 +116,29 @@ TEST(HostileHdf5, AHeapReferenceThatHangsTheLibraryStopsAtTheTimeLimit) {
   ::setenv("KILN_HDF5_SURVEY_SECONDS", "1", 1);
   expect_refused(path);
   ::unsetenv("KILN_HDF5_SURVEY_SECONDS");
+}
+
+// The same file under a small memory allowance: the parent, polling the child's resident
+// memory, stops it as it fills what the reference claims, long before the time limit.
+TEST(HostileHdf5, AHeapReferenceThatFillsMemoryIsStoppedAtTheAllowance) {
+  ScratchDir dir;
+  VlenFile f = vlen_file(dir);
+  ASSERT_NE(f.reference, std::string::npos);
+  f.bytes[f.reference + 3] = static_cast<char>(0xff);
+  const std::string path = dir.file("fill.h5");
+  write_bytes(path, f.bytes);
+  ::setenv("KILN_HDF5_SURVEY_MEMORY_MB", "64", 1);
+  ::setenv("KILN_HDF5_SURVEY_SECONDS", "60", 1);
+  const auto start = std::chrono::steady_clock::now();
+  const std::string e = error_of([&] { H5File::open_read(path); });
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  ::unsetenv("KILN_HDF5_SURVEY_MEMORY_MB");
+  ::unsetenv("KILN_HDF5_SURVEY_SECONDS");
+  EXPECT_NE(e.find(path + ": damaged or hostile HDF5 file: reading it took more than 64 MB of "
+                          "memory for a file of "),
+            std::string::npos)
+      << e;
+  EXPECT_LT(took.count(), 60.0) << "stopped by the time limit, not by the memory poll";
 }
 
 TEST(HostileHdf5, TheSurveyLetsAGoodFileThrough) {
