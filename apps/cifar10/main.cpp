@@ -16,6 +16,7 @@
 #include "apps/cifar10/commands.h"
 #include "apps/cifar10/device.h"
 #include "apps/cifar10/distributed.h"
+#include "apps/cifar10/error_line.h"
 #include "apps/cifar10/divergence.h"
 #include "apps/cifar10/options.h"
 #include "core/error.h"
@@ -31,10 +32,9 @@ namespace comm = kiln::kernels::comm;
 
 int fail(const std::string& message, int status, bool same_on_every_rank = false) {
   // Readers name their format ("cifar10: data_batch_1.bin ..."); do not repeat the program's.
-  std::string line = message.rfind("cifar10: ", 0) == 0 ? message.substr(9) : message;
-  for (char& c : line) {
-    if (c == '\n' || c == '\r') c = ' ';  // one line, whatever a library put in its message
-  }
+  // One printable line, whatever a library or a damaged file put in the message.
+  const std::string line =
+      kiln::app::error_line(message.rfind("cifar10: ", 0) == 0 ? message.substr(9) : message);
   std::fflush(stdout);
   const comm::World& world = comm::world();
   if (world.size == 1) {
