@@ -312,6 +312,13 @@ std::vector<std::string> H5Group::children() const {
     H5Lget_name_by_idx(group_.id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(),
                        H5P_DEFAULT);
     name.resize(static_cast<std::size_t>(len));
+    // HDF5 cannot create such a link, so only damage makes one; and every caller opens children
+    // by name, where "/" would mean the root (a cycle: a fuzzed Keras 3 file recursed until the
+    // stack overflowed) and "a/b" a grandchild the survey never listed.
+    if (name.empty() || name == "." || name.find('/') != std::string::npos) {
+      KILN_FAIL(where(), ": damaged HDF5 file: a link named '", name,
+                "' (a link's name cannot be empty, '.' or hold '/')");
+    }
     names.push_back(std::move(name));
   }
   return names;

@@ -26,10 +26,20 @@ std::string last_component(const std::string& key) {
   return slash == std::string::npos ? key : key.substr(slash + 1);
 }
 
-bool holds_datasets(const H5Group& g) {
+// Keras nests models a few levels deep; a deeper file is damaged or loops through a hard link
+// back to a group above (HDF5 allows that): refused before the recursion can exhaust the stack.
+constexpr int kMaxNesting = 32;
+
+void check_nesting(const H5Group& g, int depth) {
+  KILN_CHECK(depth <= kMaxNesting, g.file(), ": ", g.path(), ": groups nested more than ",
+             kMaxNesting, " deep (a link back to a group above?); no Keras file nests so deep");
+}
+
+bool holds_datasets(const H5Group& g, int depth = 0) {
+  check_nesting(g, depth);
   for (const std::string& c : g.children()) {
     if (g.has_dataset(c)) return true;
-    if (g.has_group(c) && holds_datasets(g.group(c))) return true;
+    if (g.has_group(c) && holds_datasets(g.group(c), depth + 1)) return true;
   }
   return false;
 }
@@ -76,10 +86,11 @@ struct Walk {
   bool every_leaf_named = true;
 
   // g: a saveable's group, `key` its path below the root's layers ("" for the root).
-  void saveable(const H5Group& g, const std::string& key) {
+  void saveable(const H5Group& g, const std::string& key, int depth = 0) {
+    check_nesting(g, depth);
     const std::string container = container_of(g);
     if (!container.empty()) {
-      model(g, key, container);
+      model(g, key, container, depth);
       return;
     }
     KILN_CHECK(!key.empty(), g.file(), ": a Keras 3 .weights.h5 file needs a layers group at ",
@@ -87,7 +98,7 @@ struct Walk {
     layer(g, key);
   }
 
-  void model(const H5Group& g, const std::string& key, const std::string& container) {
+  void model(const H5Group& g, const std::string& key, const std::string& container, int depth) {
     KILN_CHECK(!g.has_group("vars") || !holds_datasets(g.group("vars")), g.file(), ": ",
                g.path() == "/" ? "/vars" : g.path() + "/vars",
                ": a model with variables of its own besides its layers, which Kiln does not read");
@@ -99,7 +110,7 @@ struct Walk {
     for (const std::string& k : keys) {
       KILN_CHECK(layers.has_group(k), g.file(), ": ", layers.path(), "/", k,
                  ": expected a layer's group");
-      saveable(layers.group(k), key.empty() ? k : key + "/" + k);
+      saveable(layers.group(k), key.empty() ? k : key + "/" + k, depth + 1);
     }
   }
 

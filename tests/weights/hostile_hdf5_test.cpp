@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -21,6 +22,7 @@
 #include "tests/support/error_of.h"
 #include "tests/weights/keras_files.h"
 #include "weights/hdf5.h"
+#include "weights/keras3_weights.h"
 
 namespace kiln {
 namespace {
@@ -265,6 +267,53 @@ TEST(HostileHdf5, AShapeClaimingTerabytesIsRefusedBeforeAllocating) {
   const H5File file = H5File::open_read(path);
   const std::string e = error_of([&] { file.root().dataset("big").read_floats(); });
   EXPECT_NE(e.find(path + ": /big: claims 1.09951e+12 values, far more than a file of "),
+            std::string::npos)
+      << e;
+}
+
+// A Keras 3 file whose layers group links back to the root: the reader's walk would recurse
+// until the stack overflows. The survey refuses it (nesting past its depth), and the reader on
+// its own refuses it too (the check behind the survey).
+TEST(HostileHdf5, AHardLinkCycleIsRefusedByTheSurveyAndByTheReader) {
+  ScratchDir dir;
+  const std::string path = dir.file("cycle.weights.h5");
+  {
+    RawH5Writer w(path);
+    w.group("/vars");
+    w.group("/layers");
+    w.hard_link("/layers/loop", "/");
+  }
+  const std::string surveyed = error_of([&] { H5File::open_read(path); });
+  EXPECT_NE(surveyed.find(path + ": damaged or hostile HDF5 file: more than 100000 objects or "
+                                 "groups nested deeper than 32"),
+            std::string::npos)
+      << surveyed;
+  const std::string read = error_of([&] {
+    read_keras3_weights(H5File::open_read_surveyed(path).root());
+  });
+  EXPECT_NE(read.find(": groups nested more than 32 deep (a link back to a group above?)"),
+            std::string::npos)
+      << read;
+}
+
+// A link name holding '/', which only damage makes (found by the keras3_weights fuzzer: a
+// corrupt local heap named a link "/", and opening it by name opened the root, in a cycle).
+TEST(HostileHdf5, ALinkNameHoldingASlashIsADamagedFile) {
+  ScratchDir dir;
+  const std::string path = dir.file("slash.h5");
+  {
+    RawH5Writer w(path);
+    w.group("/layers/conv2d_link");
+  }
+  std::vector<char> bytes = read_bytes(path);
+  const std::string name = "conv2d_link";
+  auto at = std::search(bytes.begin(), bytes.end(), name.begin(), name.end());
+  ASSERT_NE(at, bytes.end()) << "the link's name is not in the file";
+  at[6] = '/';  // "conv2d/link": same length, so the heap stays consistent
+  write_bytes(path, bytes);
+  const std::string e = error_of([&] { H5File::open_read(path).root().group("layers").children(); });
+  EXPECT_NE(e.find(": damaged HDF5 file: a link named 'conv2d/link' (a link's name cannot be "
+                   "empty, '.' or hold '/')"),
             std::string::npos)
       << e;
 }

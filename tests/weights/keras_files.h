@@ -93,6 +93,13 @@ class RawH5Writer {
     H5Sclose(space);
     H5Pclose(dcpl);
   }
+  // A second name for an existing object: to a group above `path`, a cycle (HDF5 allows it).
+  void hard_link(const std::string& path, const std::string& target_path) {
+    EXPECT_GE(H5Lcreate_hard(file_, target_path.c_str(), file_, path.c_str(), H5P_DEFAULT,
+                             H5P_DEFAULT),
+              0)
+        << path;
+  }
   void soft_link(const std::string& path, const std::string& target_path) {
     EXPECT_GE(H5Lcreate_soft(target_path.c_str(), file_, path.c_str(), H5P_DEFAULT, H5P_DEFAULT), 0)
         << path;
