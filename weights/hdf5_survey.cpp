@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -66,11 +67,48 @@ void survey_attributes(const H5Group& g) {
 // A file the survey cannot walk whole is refused: the parent could reach what the child did not.
 [[noreturn]] void too_large() { ::_exit(kExitTooLarge); }
 
+void survey_group(const H5Group& g, int depth, std::int64_t& budget);
+
+void survey_dataset(const H5DatasetView& ds) {
+  if (ds.stored_in_other_files()) ::_exit(kExitLink);
+  ds.read_floats();
+  // Checkpoints read float64 parameters as doubles, whatever their size.
+  if (ds.numel() <= kMaxDoubleRead || ds.stored_value_bytes() == 8) ds.read_doubles();
+}
+
+// The names Kiln's readers open by lookup rather than by listing: fixed group names, and the
+// layer and weight names that Keras' legacy attributes list. On a damaged file, lookup by name
+// (a B-tree search) can reach an object that listing the group (by index) does not, so these
+// are surveyed too when the listing missed them.
+std::vector<std::string> names_looked_up(const H5Group& g) {
+  std::vector<std::string> names = {"layers", "_layer_checkpoint_dependencies", "vars",
+                                    "model_weights", "optimizer_weights", "kiln_training",
+                                    "optimizer"};
+  for (const char* list : {"layer_names", "weight_names"}) {
+    tolerate([&] {
+      if (!g.has_attribute(list)) return;
+      for (std::string& n : g.read_string_array_attribute(list)) names.push_back(std::move(n));
+    });
+  }
+  return names;
+}
+
 void survey_group(const H5Group& g, int depth, std::int64_t& budget) {
   survey_attributes(g);
   if (depth >= kMaxDepth) too_large();
   std::vector<std::string> children;
   tolerate([&] { children = g.children(); });
+  for (const std::string& name : names_looked_up(g)) {
+    if (std::find(children.begin(), children.end(), name) != children.end()) continue;
+    if (--budget < 0) too_large();
+    tolerate([&] {
+      if (g.has_group(name)) {
+        survey_group(g.group(name), depth + 1, budget);
+      } else if (g.has_dataset(name)) {
+        survey_dataset(g.dataset(name));
+      }
+    });
+  }
   for (const std::string& child : children) {
     if (--budget < 0) too_large();
     // An external link would make HDF5 open whatever file it names (any path on the machine) as
@@ -88,11 +126,7 @@ void survey_group(const H5Group& g, int depth, std::int64_t& budget) {
       if (g.has_group(child)) {
         survey_group(g.group(child), depth + 1, budget);
       } else if (g.has_dataset(child)) {
-        const H5DatasetView ds = g.dataset(child);
-        if (ds.stored_in_other_files()) ::_exit(kExitLink);
-        ds.read_floats();
-        // Checkpoints read float64 parameters as doubles, whatever their size.
-        if (ds.numel() <= kMaxDoubleRead || ds.stored_value_bytes() == 8) ds.read_doubles();
+        survey_dataset(g.dataset(child));
       }
     });
   }

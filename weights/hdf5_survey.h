@@ -9,7 +9,11 @@
 // the child is killed by a signal, fails a sanitizer check, or runs past the time limit, the file
 // is refused with an error naming it; otherwise the parent reads it for real. libhdf5 is
 // deterministic on the same bytes, and the parent's reads are a subset of the child's, so what
-// the child survived the parent survives. Errors the child meets (kiln::Error) are not reported:
+// the child survived the parent survives. Besides every listed link, the walk follows the names
+// the readers open by lookup (layers, vars, model_weights, ..., and the names in layer_names and
+// weight_names), which on a damaged file can reach objects that listing the group does not; and
+// a link name that is empty, '.' or holds '/' is an error (H5Group::children), since opening it
+// by name would reach another object than the link. Errors the child meets (kiln::Error) are not reported:
 // the parent's own read reports them, with the usual messages.
 // A child whose resident memory grew by more than twice the file's size plus
 // KILN_HDF5_SURVEY_MEMORY_MB (default 512) refuses the file too: libhdf5 allocates and fills what
