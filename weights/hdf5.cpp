@@ -192,6 +192,15 @@ bool H5DatasetView::stored_in_other_files() const {
   return H5Pget_external_count(dcpl.id()) > 0 || H5Pget_layout(dcpl.id()) == H5D_VIRTUAL;
 }
 
+std::uint64_t H5DatasetView::address() const {
+  H5O_info_t info;
+  // NOTE: HDF5 1.12 replaced the address by a token (H5Oget_info3); Debian 12 ships 1.10.
+  if (H5Oget_info2(dataset_.id(), &info, H5O_INFO_BASIC) < 0) {
+    fail(file_ + ": " + path_, "cannot read the dataset's object header");
+  }
+  return static_cast<std::uint64_t>(info.addr);
+}
+
 std::vector<std::int64_t> H5DatasetView::shape() const {
   H5Handle space(H5Dget_space(dataset_.id()));
   if (!space.valid()) fail(file_ + ": " + path_, "cannot read the dataset's shape");

@@ -53,6 +53,9 @@ class H5DatasetView {
   // Whether its values live in other files: external raw storage (H5Pset_external) or a
   // virtual dataset's sources. Keras writes neither.
   bool stored_in_other_files() const;
+  // Where the dataset's object header is in the file: one object under two hard links has one
+  // address (the survey reads each dataset's values once).
+  std::uint64_t address() const;
   // Any integer or floating-point dataset, converted; throws for other types (strings, ...), and
   // before allocating when the shape claims far more values than the file could hold.
   std::vector<float> read_floats() const;

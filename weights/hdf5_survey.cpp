@@ -16,6 +16,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "core/error.h"
@@ -37,6 +38,7 @@ constexpr int kExitOther = 3;     // an exception other than kiln::Error (bad_al
 constexpr int kExitTooLarge = 4;  // more objects or deeper nesting than the survey walks
 constexpr int kExitLink = 5;      // a soft or external link, a dataset stored in other files
 constexpr int kExitMemory = 6;    // reading took far more memory than the file's size
+constexpr int kExitOddName = 7;   // a layer_names / weight_names entry that is not a plain path
 
 template <class F>
 void tolerate(F&& f) {
@@ -67,19 +69,10 @@ void survey_attributes(const H5Group& g) {
 // A file the survey cannot walk whole is refused: the parent could reach what the child did not.
 [[noreturn]] void too_large() { ::_exit(kExitTooLarge); }
 
-void survey_group(const H5Group& g, int depth, std::int64_t& budget);
-
-void survey_dataset(const H5DatasetView& ds) {
-  if (ds.stored_in_other_files()) ::_exit(kExitLink);
-  ds.read_floats();
-  // Checkpoints read float64 parameters as doubles, whatever their size.
-  if (ds.numel() <= kMaxDoubleRead || ds.stored_value_bytes() == 8) ds.read_doubles();
-}
-
 // The names Kiln's readers open by lookup rather than by listing: fixed group names, and the
-// layer and weight names that Keras' legacy attributes list. On a damaged file, lookup by name
-// (a B-tree search) can reach an object that listing the group (by index) does not, so these
-// are surveyed too when the listing missed them.
+// layer and weight names that Keras' legacy attributes list (weight names are paths such as
+// "block1_conv1/kernel:0" in a nested model). On a damaged file, lookup by name (a B-tree search)
+// can reach an object that listing the group (by index) does not, so these are surveyed too.
 std::vector<std::string> names_looked_up(const H5Group& g) {
   std::vector<std::string> names = {"layers", "_layer_checkpoint_dependencies", "vars",
                                     "model_weights", "optimizer_weights", "kiln_training",
@@ -93,44 +86,74 @@ std::vector<std::string> names_looked_up(const H5Group& g) {
   return names;
 }
 
-void survey_group(const H5Group& g, int depth, std::int64_t& budget) {
-  survey_attributes(g);
-  if (depth >= kMaxDepth) too_large();
-  std::vector<std::string> children;
-  tolerate([&] { children = g.children(); });
-  for (const std::string& name : names_looked_up(g)) {
-    if (std::find(children.begin(), children.end(), name) != children.end()) continue;
-    if (--budget < 0) too_large();
-    tolerate([&] {
-      if (g.has_group(name)) {
-        survey_group(g.group(name), depth + 1, budget);
-      } else if (g.has_dataset(name)) {
-        survey_dataset(g.dataset(name));
-      }
-    });
+// A looked-up name must be a relative path of plain names ("a" or "a/b"): HDF5 would resolve
+// "/a" from the root and ".." nowhere Keras means. Keras writes no other kind.
+bool plain_relative_path(const std::string& name) {
+  if (name.empty() || name.front() == '/' || name.back() == '/') return false;
+  std::size_t begin = 0;
+  while (begin <= name.size()) {
+    const std::size_t end = std::min(name.find('/', begin), name.size());
+    const std::string part = name.substr(begin, end - begin);
+    if (part.empty() || part == "." || part == "..") return false;
+    begin = end + 1;
   }
-  for (const std::string& child : children) {
-    if (--budget < 0) too_large();
-    // An external link would make HDF5 open whatever file it names (any path on the machine) as
-    // the parent follows it; a soft link can alias or loop. Keras writes neither, and a walk over
-    // hard links alone reaches every object the parent can reach, so refusing here is complete.
-    // (A link whose message cannot be read is skipped: the parent cannot follow it either.)
-    bool readable = false, hard = false;
-    tolerate([&] {
-      hard = g.is_hard_link(child);
-      readable = true;
-    });
-    if (!readable) continue;
-    if (!hard) ::_exit(kExitLink);
-    tolerate([&] {
-      if (g.has_group(child)) {
-        survey_group(g.group(child), depth + 1, budget);
-      } else if (g.has_dataset(child)) {
-        survey_dataset(g.dataset(child));
-      }
-    });
-  }
+  return true;
 }
+
+struct Survey {
+  std::int64_t budget = kMaxObjects;  // links followed, counted along every path (not objects)
+  std::unordered_set<std::uint64_t> datasets_read;  // by address: one object, one read
+
+  void dataset(const H5DatasetView& ds) {
+    if (ds.stored_in_other_files()) ::_exit(kExitLink);
+    if (!datasets_read.insert(ds.address()).second) return;
+    ds.read_floats();
+    // Checkpoints read float64 parameters as doubles, whatever their size.
+    if (ds.numel() <= kMaxDoubleRead || ds.stored_value_bytes() == 8) ds.read_doubles();
+  }
+
+  // Follows `rel` (a link name, or a path of them) from g, after refusing the file when any link
+  // on the way is soft or external: those make HDF5 open whatever file they name as the parent
+  // follows them, and Keras writes neither. A link that does not exist or cannot be read is not
+  // followed (the parent cannot follow it either) and costs no budget.
+  void follow(const H5Group& g, const std::string& rel, int depth) {
+    for (std::size_t slash = rel.find('/');; slash = rel.find('/', slash + 1)) {
+      bool readable = false, hard = false;
+      tolerate([&] {
+        hard = g.is_hard_link(rel.substr(0, slash));
+        readable = true;
+      });
+      if (!readable) return;
+      if (!hard) ::_exit(kExitLink);
+      if (slash == std::string::npos) break;
+    }
+    if (--budget < 0) too_large();
+    tolerate([&] {
+      if (g.has_group(rel)) {
+        group(g.group(rel), depth + 1);
+      } else if (g.has_dataset(rel)) {
+        dataset(g.dataset(rel));
+      }
+    });
+  }
+
+  // Every group is walked along every path that reaches it, so that the budget and the depth
+  // bound what the parent's readers (which recurse the same way) may meet: a link back to a group
+  // above ends at the depth limit, not in an endless walk.
+  void group(const H5Group& g, int depth) {
+    survey_attributes(g);
+    if (depth >= kMaxDepth) too_large();
+    std::vector<std::string> children;
+    tolerate([&] { children = g.children(); });
+    const std::unordered_set<std::string> listed(children.begin(), children.end());
+    for (const std::string& name : names_looked_up(g)) {
+      if (listed.count(name) != 0) continue;  // walked below
+      if (!plain_relative_path(name)) ::_exit(kExitOddName);
+      follow(g, name, depth);
+    }
+    for (const std::string& child : children) follow(g, child, depth);
+  }
+};
 
 // Peak resident memory of this process so far, in bytes. A forked child starts from its parent's
 // resident size at the fork (Linux copies the counters with the address space).
@@ -168,8 +191,8 @@ std::int64_t memory_allowance(std::int64_t file_bytes) {
   const std::int64_t rss_at_start = peak_rss_bytes();
   try {
     const H5File file = open();
-    std::int64_t budget = kMaxObjects;
-    survey_group(file.root(), 0, budget);
+    Survey survey;
+    survey.group(file.root(), 0);
   } catch (const Error&) {
   } catch (...) {
     ::_exit(kExitOther);  // bad_alloc and the like: the parent would meet them too
@@ -178,18 +201,27 @@ std::int64_t memory_allowance(std::int64_t file_bytes) {
   ::_exit(0);
 }
 
-// Resident memory of a process now, in bytes (0 when it cannot be read: the child has just
-// exited). The parent polls its child with this, so a file that makes libhdf5 fill gigabytes is
-// stopped within one poll of crossing the allowance, not after filling what the file claims.
-std::int64_t resident_bytes(pid_t pid) {
+// Anonymous resident memory of a process now (resident less file-backed pages), in bytes; 0 when
+// it cannot be read (the child has just exited). The parent polls its child with this, so a file
+// that makes libhdf5 fill gigabytes is stopped within one poll of crossing the allowance, not
+// after filling what the file claims. Anonymous only: a forked child does not start with its
+// parent's resident library code (file-backed pages are faulted in afresh), but it does start
+// with its heap.
+std::int64_t anonymous_resident_bytes(pid_t pid) {
   const std::string statm = "/proc/" + (pid == 0 ? std::string("self") : std::to_string(pid)) +
                             "/statm";
   std::FILE* f = std::fopen(statm.c_str(), "r");
   if (f == nullptr) return 0;
-  long long size = 0, resident = 0;
-  const int got = std::fscanf(f, "%lld %lld", &size, &resident);
+  long long size = 0, resident = 0, shared = 0;
+  const int got = std::fscanf(f, "%lld %lld %lld", &size, &resident, &shared);
   std::fclose(f);
-  return got == 2 ? resident * static_cast<std::int64_t>(::sysconf(_SC_PAGESIZE)) : 0;
+  return got == 3 ? (resident - shared) * static_cast<std::int64_t>(::sysconf(_SC_PAGESIZE)) : 0;
+}
+
+// Reaps the child, retrying when a signal interrupts the wait.
+void wait_for(pid_t pid, int& status) {
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
 }
 
 double time_limit_seconds() {
@@ -218,7 +250,7 @@ void survey_hdf5_in_child(const std::string& path, const std::function<H5File()>
   }
   const std::int64_t allowance = memory_allowance(file_bytes);
   // The child starts with the parent's resident pages (copied at the fork).
-  const std::int64_t resident_at_fork = resident_bytes(0);
+  const std::int64_t resident_at_fork = anonymous_resident_bytes(0);
   const pid_t pid = ::fork();
   if (pid < 0)
     KILN_FAIL(path, ": cannot check the HDF5 file (fork failed: ", std::strerror(errno), ")");
@@ -232,16 +264,16 @@ void survey_hdf5_in_child(const std::string& path, const std::function<H5File()>
     if (done == pid) break;
     if (done < 0 && errno != EINTR)
       KILN_FAIL(path, ": cannot check the HDF5 file (waitpid: ", std::strerror(errno), ")");
-    if (resident_bytes(pid) - resident_at_fork > allowance) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
+    if (anonymous_resident_bytes(pid) - resident_at_fork > allowance) {
+      ::kill(pid, SIGKILL);  // the pid is still ours: the child is not reaped until wait_for
+      wait_for(pid, status);
       over_memory = true;
       break;
     }
     const std::chrono::duration<double> waited = std::chrono::steady_clock::now() - start;
     if (waited.count() > limit) {
       ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
+      wait_for(pid, status);
       KILN_FAIL(path, ": damaged or hostile HDF5 file: the HDF5 library did not finish reading it ",
                 "within ", limit, " s (KILN_HDF5_SURVEY_SECONDS); nothing was loaded");
     }
@@ -269,6 +301,10 @@ void survey_hdf5_in_child(const std::string& path, const std::function<H5File()>
     KILN_FAIL(path, ": refused: the HDF5 file holds a soft or external link, or a dataset ",
               "stored in external or virtual files (which can name any other file); Keras ",
               "never writes them and Kiln does not follow them; nothing was loaded");
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kExitOddName) {
+    KILN_FAIL(path, ": refused: a layer_names or weight_names entry is an absolute path or holds ",
+              "an empty, '.' or '..' component, which Keras never writes; nothing was loaded");
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == kExitOther) {
     KILN_FAIL(path, ": damaged or hostile HDF5 file: reading it failed outside Kiln's checks ",

@@ -31,6 +31,12 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
   const bool surrogate = cp >= 0xd800 && cp <= 0xdfff;
   if (overlong || surrogate || cp > 0x10ffff) return 0;
   if (cp >= 0x80 && cp <= 0x9f) return 0;  // C1 controls (CSI is U+009B): escaped below
+  // Bidirectional overrides and isolates reorder how the rest of the line is shown, and the line
+  // and paragraph separators break it: a crafted name could disguise the message.
+  if ((cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 ||
+      cp == 0x2029) {
+    return 0;
+  }
   return n;
 }
 

@@ -28,6 +28,14 @@ TEST(ErrorLine, ControlCharactersAreEscaped) {
   EXPECT_EQ(error_line("x\xc2\x9b" "31m"), "x\\xc2\\x9b31m");
 }
 
+TEST(ErrorLine, BidiOverridesAndLineSeparatorsAreEscaped) {
+  // U+202E (right-to-left override) would show "gpj.exe" as "exe.jpg"; U+2028 breaks the line.
+  EXPECT_EQ(error_line("a\xe2\x80\xae" "gpj.exe"), "a\\xe2\\x80\\xaegpj.exe");
+  EXPECT_EQ(error_line("x\xe2\x80\xa8y"), "x\\xe2\\x80\\xa8y");
+  EXPECT_EQ(error_line("\xe2\x81\xa6z"), "\\xe2\\x81\\xa6z");
+  EXPECT_EQ(error_line("\xe2\x80\x94 dash"), "\xe2\x80\x94 dash");  // U+2014 is text
+}
+
 TEST(ErrorLine, BytesThatAreNotUtf8AreEscaped) {
   EXPECT_EQ(error_line("name '\xdf\x41'"), "name '\\xdfA'");  // a lead byte without its follower
   EXPECT_EQ(error_line("\xff\xfe"), "\\xff\\xfe");
