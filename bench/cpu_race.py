@@ -4,8 +4,9 @@
 Rows (32x32, batch 64): the base's forward, a full training step, a training step with the base
 frozen. Sides: Kiln (bench/vgg16_bench), each PyTorch found (Debian's 1.13 through
 /usr/bin/python3, PyPI's 2.15 in .venv-torch/), Keras 3 on TensorFlow (.venv-keras/); install
-them with scripts/setup-peers. Each round runs every side once, in an order that rotates from
-round to round (so no side always runs first, or right after the heaviest), and measures the
+them with scripts/setup-peers. Each round runs every side once, in an order that changes from
+round to round (rotated, and reversed every other round: no side always runs first or after the
+same neighbour), and measures the
 machine's SGEMM ceiling through each PyTorch (bench/peer/gemm_ceiling.py). The report gives, per
 row and side, the median over the rounds of each round's median, the spread (min-max), the ratio
 of Kiln to the fastest peer, and every row's model GFLOP/s as a fraction of the ceiling.
@@ -17,6 +18,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -65,7 +67,8 @@ def probe(python, code):
     if r.returncode != 0:
         lines = (r.stderr or r.stdout).strip().splitlines()
         return None, lines[-1] if lines else f"exit {r.returncode}"
-    return r.stdout.strip().splitlines()[-1], None
+    lines = r.stdout.strip().splitlines()
+    return (lines[-1], None) if lines else (None, "printed no version")
 
 
 def find_peers(args):
@@ -75,6 +78,7 @@ def find_peers(args):
         "/usr/bin/python3", os.path.join(REPO, ".venv-torch/bin/python"),
         "/opt/torch/.venv/bin/python3"]
     for py in torch_pythons:
+        py = shutil.which(py) or py  # a name on PATH ("python3") as well as a path
         if not os.path.exists(py):
             missing.append(f"{py}: not installed")
             continue
@@ -90,6 +94,7 @@ def find_peers(args):
                       "version": version})
     keras_py = args.keras_python or os.path.join(REPO, ".venv-keras/bin/python")
     version, why = (probe(keras_py, "import os; os.environ['TF_CPP_MIN_LOG_LEVEL']='2'; "
+                          "os.environ['KERAS_BACKEND']='tensorflow'; "
                           "import keras, tensorflow as tf; "
                           "print(keras.__version__ + ' / TF ' + tf.__version__)")
                     if os.path.exists(keras_py) else (None, "not installed"))
@@ -101,15 +106,28 @@ def find_peers(args):
     return peers, missing
 
 
+SIDE_TIMEOUT = 1800  # seconds for one side's run: a hung peer must not hang the race
+
+
+def run(cmd, env):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, errors="backslashreplace",
+                              env=env, timeout=SIDE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(cmd, 124, "", f"timed out after {SIDE_TIMEOUT} s")
+
+
 def run_kiln(args, tmp):
     out = os.path.join(tmp, "kiln.json")
+    if os.path.exists(out):
+        os.remove(out)  # a run that writes nothing must not report the previous round's
     cmd = [args.bench, "--benchmark_filter=/cpu/", f"--benchmark_repetitions={args.reps}",
            "--benchmark_report_aggregates_only=true", f"--benchmark_out={out}",
            "--benchmark_out_format=json"]
     if args.min_time:
         cmd.append(f"--benchmark_min_time={args.min_time}")
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    r = run(cmd, env)
     if r.returncode != 0 or not os.path.exists(out):
         return {}, f"vgg16_bench exited {r.returncode}: {(r.stderr or r.stdout).strip()[-300:]}"
     result = {}
@@ -134,7 +152,7 @@ def run_peer(args, peer):
            "--threads", str(args.threads)]
     if peer["kind"] == "torch":
         cmd += ["--device", "cpu"]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=peer_env())
+    r = run(cmd, peer_env())
     result = {m.group(1): float(m.group(2)) for m in map(LINE_RE.match, r.stdout.splitlines()) if m}
     if r.returncode != 0:
         return result, f"{script} exited {r.returncode}: {r.stderr.strip()[-300:]}"
@@ -142,11 +160,19 @@ def run_peer(args, peer):
 
 
 def run_gemm(args, peer):
-    r = subprocess.run([peer["python"], os.path.join(HERE, "peer", "gemm_ceiling.py"),
-                        "--threads", str(args.threads)], capture_output=True, text=True,
-                       env=peer_env())
+    r = run([peer["python"], os.path.join(HERE, "peer", "gemm_ceiling.py"), "--threads",
+             str(args.threads)], peer_env())
     values = [float(m.group(1)) for m in re.finditer(r"gflops=(\S+)", r.stdout)]
     return max(values) if values else None
+
+
+def round_order(sides, i):
+    """Round i's order: rotated by i//2, and reversed in odd rounds, so that over the rounds each
+    side runs first, last, and after different neighbours (a plain rotation keeps every side
+    after the same one)."""
+    k = (i // 2) % len(sides)
+    order = sides[k:] + sides[:k]
+    return order[::-1] if i % 2 else order
 
 
 # --- the report ---------------------------------------------------------------------------------
@@ -271,7 +297,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.rounds):
             this = {}
-            order = sides[i % len(sides):] + sides[:i % len(sides)]
+            order = round_order(sides, i)
             for side in order:
                 print(f"bench-cpu: round {i + 1}/{args.rounds}: {side['name']}", file=sys.stderr)
                 if side["kind"] == "kiln":

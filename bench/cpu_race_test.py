@@ -35,6 +35,15 @@ class CpuRaceTest(unittest.TestCase):
         self.assertEqual(f["train_step"], 3 * (by_hand + head) - 2 * 9 * 3 * 64 * 1024)
         self.assertEqual(f["train_step_frozen_base"], by_hand + 3 * head)
 
+    def test_round_order_changes_who_runs_first_and_who_runs_before_whom(self):
+        sides = ["Kiln", "A", "B", "C"]
+        orders = [cpu_race.round_order(sides, i) for i in range(4)]
+        for order in orders:
+            self.assertEqual(sorted(order), sorted(sides))
+        self.assertGreater(len({o[0] for o in orders}), 2)
+        before_kiln = {o[o.index("Kiln") - 1] for o in orders if o.index("Kiln") > 0}
+        self.assertGreater(len(before_kiln), 1)
+
     def test_report_takes_medians_over_rounds_and_the_fastest_peer(self):
         args = argparse.Namespace(threads=2, rounds=3, reps=5)
         peers = [{"name": "PyTorch 2.15 (PyPI)"}, {"name": "Keras 3.15 / TF 2.21"}]
