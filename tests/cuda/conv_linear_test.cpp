@@ -31,6 +31,7 @@
 
 #include "core/error.h"
 #include "kernels/conv2d.h"
+#include "kernels/cuda_fill.h"
 #include "kernels/cuda_runtime.h"
 #include "kernels/device_memory.h"
 #include "kernels/linear.h"
@@ -360,10 +361,18 @@ TEST(CudaRuntime, MathModeIsKept) {
   EXPECT_EQ(cuda::math_mode(), cuda::MathMode::FP32);
 }
 
-TEST(CudaRuntime, SynchronizeWaitsWithoutError) {
+// A kernel queued on Kiln's stream writes pinned host memory directly (unified addressing);
+// nothing but synchronize() waits for it before the host reads, so a synchronize() that returned
+// early would leave values unwritten.
+TEST(CudaRuntime, SynchronizeWaitsForTheQueuedKernels) {
   KILN_REQUIRE_CUDA();
-  DeviceBuffer y(1 << 16, kSentinelB);
-  EXPECT_NO_THROW(cuda::synchronize());
+  const std::int64_t n = std::int64_t{1} << 24;  // 64 MB: long enough to be caught unfinished
+  float* host = static_cast<float*>(cuda::allocate_pinned(sizeof(float) * n));
+  std::fill(host, host + n, 0.0f);
+  cuda::fill_float(host, n, 7.0f);
+  cuda::synchronize();
+  EXPECT_EQ(std::count(host, host + n, 7.0f), n);
+  cuda::free_pinned(host);
 }
 
 // Runs everywhere: without a device the runtime and the conv/linear entry points throw, naming

@@ -207,15 +207,21 @@ TEST(BatchLoader, WorkerExceptionReachesTheConsumer) {
 
 TEST(BatchLoader, DestroyedWithABatchInFlight) {
   const ImageDataset ds = textured(64, 16);
+  std::atomic<bool> entered{false}, finished{false};
   LoaderOptions o;
   o.batch_size = 64;
   o.augment.rotation_deg = 10;
-  o.on_batch = [](Batch&) { std::this_thread::sleep_for(std::chrono::milliseconds(30)); };
+  o.on_batch = [&](Batch&) {
+    entered = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    finished = true;
+  };
   {
     BatchLoader loader(ds, o);
-    loader.start_epoch(0);  // the worker is now sleeping inside on_batch
-  }                         // the destructor waits for it
-  SUCCEED();
+    loader.start_epoch(0);
+    while (!entered) std::this_thread::yield();  // the worker is inside on_batch
+  }  // the destructor must wait for it: the batch refers to the loader's data
+  EXPECT_TRUE(finished) << "the loader was destroyed while its worker was still making a batch";
 }
 
 TEST(BatchLoader, MisuseIsAnError) {
