@@ -1,8 +1,5 @@
 #include "apps/cifar10/options.h"
 
-#include <cerrno>
-#include <cstdlib>
-#include <sstream>
 
 #include "core/error.h"
 
@@ -10,137 +7,7 @@ namespace kiln::app {
 
 namespace {
 
-// One option: its name ("--epochs"), the name of its value ("" for a flag), its help line, and
-// what it sets. `record`: replayed by --resume (see recordable_train_args).
-struct OptionSpec {
-  std::string name, metavar, help;
-  std::function<void(const std::string&)> set;
-  bool record = true;
-};
-
-class Parser {
- public:
-  Parser(std::string usage_line, std::string intro, std::string outro = "")
-      : usage_line_(std::move(usage_line)), intro_(std::move(intro)), outro_(std::move(outro)) {}
-
-  void option(std::string name, std::string metavar, std::string help,
-              std::function<void(const std::string&)> set, bool record = true) {
-    specs_.push_back(
-        {std::move(name), std::move(metavar), std::move(help), std::move(set), record});
-  }
-  void flag(std::string name, std::string help, std::function<void()> set, bool record = true) {
-    option(
-        std::move(name), "", std::move(help), [set](const std::string&) { set(); }, record);
-  }
-
-  const OptionSpec* find(const std::string& name) const {
-    for (const OptionSpec& s : specs_) {
-      if (s.name == name) return &s;
-    }
-    return nullptr;
-  }
-
-  // Applies the options; returns the positional arguments. Stops at --help (help = true).
-  std::vector<std::string> parse(const std::vector<std::string>& args, bool& help) const {
-    std::vector<std::string> positional;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      const std::string& arg = args[i];
-      if (arg == "-h" || arg == "--help") {
-        help = true;
-        return positional;
-      }
-      if (arg.size() < 2 || arg[0] != '-') {
-        positional.push_back(arg);
-        continue;
-      }
-      const std::size_t eq = arg.find('=');
-      const std::string name = arg.substr(0, eq);
-      const OptionSpec* spec = find(name);
-      if (spec == nullptr) throw UsageError("unknown option '" + name + "'");
-      if (spec->metavar.empty()) {
-        if (eq != std::string::npos) throw UsageError(name + " takes no value");
-        spec->set("");
-      } else if (eq != std::string::npos) {
-        spec->set(arg.substr(eq + 1));
-      } else {
-        if (i + 1 >= args.size()) throw UsageError(name + " needs a value (" + spec->metavar + ")");
-        spec->set(args[++i]);
-      }
-    }
-    return positional;
-  }
-
-  std::string usage() const {
-    std::ostringstream out;
-    out << "usage: " << usage_line_ << "\n\n" << intro_ << "\n\noptions:\n";
-    for (const OptionSpec& s : specs_) {
-      out << help_entry(s.name + (s.metavar.empty() ? "" : " " + s.metavar), s.help);
-    }
-    out << help_entry("-h, --help", "show this help");
-    if (!outro_.empty()) out << "\n" << outro_ << "\n";
-    return out.str();
-  }
-
-  // "  --name VALUE   help", the help wrapped at 100 columns under its own column.
-  static std::string help_entry(const std::string& left, const std::string& help) {
-    constexpr std::size_t kColumn = 26, kWidth = 100;
-    std::string out = "  " + left;
-    out += out.size() < kColumn ? std::string(kColumn - out.size(), ' ')
-                                : "\n" + std::string(kColumn, ' ');
-    std::size_t col = kColumn;
-    std::istringstream words(help);
-    std::string word;
-    bool first = true;
-    while (words >> word) {
-      if (!first && col + 1 + word.size() > kWidth) {
-        out += "\n" + std::string(kColumn, ' ');
-        col = kColumn;
-        first = true;
-      }
-      if (!first) {
-        out += ' ';
-        ++col;
-      }
-      out += word;
-      col += word.size();
-      first = false;
-    }
-    return out + "\n";
-  }
-
- private:
-  std::string usage_line_, intro_, outro_;
-  std::vector<OptionSpec> specs_;
-};
-
-std::int64_t parse_int(const std::string& name, const std::string& text, std::int64_t min) {
-  errno = 0;
-  char* end = nullptr;
-  const long long v = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || errno != 0 || v < min) {
-    throw UsageError(name + ": expected an integer >= " + std::to_string(min) + ", got '" + text +
-                     "'");
-  }
-  return v;
-}
-
-// A number in [lo, hi] (hi_open: [lo, hi)).
-double parse_double(const std::string& name, const std::string& text, double lo, double hi,
-                    bool hi_open = false) {
-  errno = 0;
-  char* end = nullptr;
-  const double v = std::strtod(text.c_str(), &end);
-  const bool in_range = v >= lo && (hi_open ? v < hi : v <= hi);
-  if (text.empty() || *end != '\0' || errno != 0 || !in_range) {
-    std::ostringstream msg;
-    msg << name << ": expected a number in [" << lo << ", " << hi << (hi_open ? ")" : "]")
-        << ", got '" << text << "'";
-    throw UsageError(msg.str());
-  }
-  return v;
-}
-
-void add_common(Parser& p, CommonOptions& c) {
+void add_common(ArgParser& p, CommonOptions& c) {
   p.option(
       "--device", "auto|cpu|cuda",
       "where to compute (default auto: the GPU when this build has CUDA and a device answers, "
@@ -182,8 +49,8 @@ void add_common(Parser& p, CommonOptions& c) {
       "--quiet", "print only the results and errors", [&c] { c.quiet = true; }, false);
 }
 
-Parser train_parser(TrainOptions& o) {
-  Parser p("cifar10 train [options]",
+ArgParser train_parser(TrainOptions& o) {
+  ArgParser p("cifar10 train [options]",
            "Trains VGG16 with a new head (Dense(hidden, relu) -> Dropout -> Dense(classes)) with\n"
            "Adam and softmax cross-entropy, as the Keras transfer-learning recipe does. Writes\n"
            "OUT/best.h5 (best val_loss), OUT/last.h5 (checkpoint for --resume),\n"
@@ -279,8 +146,8 @@ Parser train_parser(TrainOptions& o) {
   return p;
 }
 
-Parser evaluate_parser(EvaluateOptions& o) {
-  Parser p("cifar10 evaluate --model FILE.h5 [--data DIR] [options]",
+ArgParser evaluate_parser(EvaluateOptions& o) {
+  ArgParser p("cifar10 evaluate --model FILE.h5 [--data DIR] [options]",
            "Prints loss, accuracy, per-class accuracy and the confusion matrix of a model file\n"
            "(one train wrote, or Keras' for the same architecture) on a dataset split.");
   p.option("--model", "FILE", "weights file (default models/best.h5)",
@@ -312,8 +179,8 @@ Parser evaluate_parser(EvaluateOptions& o) {
   return p;
 }
 
-Parser plot_parser(PlotOptions& o) {
-  Parser p("cifar10 plot HISTORY.csv [--out PREFIX] [--title TEXT]",
+ArgParser plot_parser(PlotOptions& o) {
+  ArgParser p("cifar10 plot HISTORY.csv [--out PREFIX] [--title TEXT]",
            "Draws the training curves of a history file (train's history.csv, also of a resumed\n"
            "run, or Keras' CSVLogger with the same columns) to PREFIX.svg and PREFIX.png.");
   p.option("--out", "PREFIX", "where to draw (default: training beside the history file)",
@@ -323,8 +190,8 @@ Parser plot_parser(PlotOptions& o) {
   return p;
 }
 
-Parser predict_parser(PredictOptions& o) {
-  Parser p("cifar10 predict --model FILE.h5 INPUT... [--out preds.csv]",
+ArgParser predict_parser(PredictOptions& o) {
+  ArgParser p("cifar10 predict --model FILE.h5 INPUT... [--out preds.csv]",
            "Classifies image files (JPEG, PNG; resized to the model's input) and CIFAR-10 .bin\n"
            "batch files. The CSV has one row per image: source,index,label,pred,p0,..., with\n"
            "label empty when unknown and p the softmax probabilities.");
@@ -352,8 +219,8 @@ Parser predict_parser(PredictOptions& o) {
   return p;
 }
 
-Parser export_parser(ExportOptions& o) {
-  Parser p("cifar10 export --model FILE.h5 --onnx OUT.onnx [--raw-input]",
+ArgParser export_parser(ExportOptions& o) {
+  ArgParser p("cifar10 export --model FILE.h5 --onnx OUT.onnx [--raw-input]",
            "Writes a model file (as predict loads it) as an ONNX model, opset 17: VGG16 base and\n"
            "head, softmax probabilities out, class names in the metadata. The input is float\n"
            "(N,3,H,W), preprocessed as Kiln feeds it, or with --raw-input uint8 (N,H,W,3) RGB.");
@@ -452,7 +319,7 @@ std::string program_usage() {
 
 std::vector<std::string> recordable_train_args(const std::vector<std::string>& args) {
   TrainOptions scratch;
-  const Parser p = train_parser(scratch);
+  const ArgParser p = train_parser(scratch);
   std::vector<std::string> out;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string name = args[i].substr(0, args[i].find('='));

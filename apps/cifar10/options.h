@@ -1,7 +1,5 @@
 // Command-line options of `cifar10 train | evaluate | predict`: one struct per subcommand, filled
-// by a small hand-written parser. Every option is "--name VALUE" or "--name=VALUE" (flags take no
-// value); anything else that starts with "-" is a usage error naming it. --help prints the
-// subcommand's usage, generated from the same table that parses, so the two cannot disagree.
+// by the parser in apps/cifar10/arg_parser.h from the option tables in options.cpp.
 #pragma once
 
 #include <cstdint>
@@ -11,15 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "apps/cifar10/arg_parser.h"
 #include "kernels/conv2d.h"
 
 namespace kiln::app {
-
-// A mistake on the command line: main prints it and exits with status 2.
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 constexpr const char* kDefaultCifarDir = "data/cifar-10-batches-bin";
 constexpr const char* kNotopWeightsName = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5";
