@@ -1,6 +1,5 @@
 #include "apps/cifar10/options.h"
 
-
 #include "core/error.h"
 
 namespace kiln::app {
