@@ -5,6 +5,7 @@
 
 #include "kernels/device_memory.h"
 #include "tests/apps/app_runner.h"
+#include "tests/support/cuda_skip.h"
 
 namespace kiln::test {
 namespace {
@@ -114,7 +115,7 @@ TEST_F(BadInput, GarbageModelFileForPredictAndEvaluate) {
 }
 
 TEST_F(BadInput, CudaWithoutADeviceSaysWhy) {
-  if (kernels::cuda::available()) GTEST_SKIP() << "a CUDA device is present: --device cuda works";
+  KILN_SKIP_WITH_CUDA("--device cuda works");
   expect_failure("train --device cuda", "CUDA", 1);
   expect_failure("train --device gpu", "--device", 2);
 }

@@ -4,6 +4,7 @@
 #include "core/random.h"
 #include "core/tensor.h"
 #include "kernels/device_memory.h"
+#include "tests/support/cuda_skip.h"
 
 namespace kiln {
 namespace {
@@ -107,7 +108,7 @@ TEST(Tensor, OnlyLeavesCanRequireGrad) {
 }
 
 TEST(Tensor, CudaTensorsFailLoudlyWithoutADevice) {
-  if (kernels::cuda::available()) GTEST_SKIP() << "a CUDA device is present: see tests/cuda";
+  KILN_SKIP_WITH_CUDA("see tests/cuda");
   try {
     Tensor::zeros({4}, DType::Float32, Device::CUDA);
     FAIL() << "allocating on cuda without a device must throw";

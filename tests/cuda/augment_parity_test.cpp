@@ -25,6 +25,7 @@
 #include "tests/cuda/device_vector.h"
 #include "tests/cuda/parity.h"
 #include "tests/support/test_data.h"
+#include "tests/support/cuda_skip.h"
 
 namespace kiln {
 namespace {
@@ -60,8 +61,7 @@ void check_augment_parity(std::int64_t n, int h, int w,
 }
 
 TEST(CudaAugmentParity, RandomTransformsAsTrainingDrawsThem) {
-  if (!kiln::kernels::cuda::available())
-    GTEST_SKIP() << "no CUDA device: " << kiln::kernels::cuda::unavailable_reason();
+  KILN_REQUIRE_CUDA();
   AugmentOptions options;
   options.rotation_deg = 30;
   options.width_shift = 0.15;
@@ -82,8 +82,7 @@ TEST(CudaAugmentParity, RandomTransformsAsTrainingDrawsThem) {
 }
 
 TEST(CudaAugmentParity, IdentityFlipQuarterTurnZoomAndFarShift) {
-  if (!kiln::kernels::cuda::available())
-    GTEST_SKIP() << "no CUDA device: " << kiln::kernels::cuda::unavailable_reason();
+  KILN_REQUIRE_CUDA();
   std::vector<kernels::AffineTransform> t(6, kernels::AffineTransform{0, 0, 0, 1, 1, false});
   t[1].flip = true;
   t[2].theta = M_PI / 2;
@@ -95,8 +94,7 @@ TEST(CudaAugmentParity, IdentityFlipQuarterTurnZoomAndFarShift) {
 }
 
 TEST(CudaAugmentParity, ConsecutiveBatchesUseTheirOwnTransforms) {
-  if (!kiln::kernels::cuda::available())
-    GTEST_SKIP() << "no CUDA device: " << kiln::kernels::cuda::unavailable_reason();
+  KILN_REQUIRE_CUDA();
   // Two launches queued back to back: the second upload of the table must not overtake the first
   // launch's reads (both are ordered on Kiln's stream).
   const std::int64_t n = 8;

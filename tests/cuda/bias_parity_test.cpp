@@ -22,6 +22,7 @@
 #include "tests/cuda/device_vector.h"
 #include "tests/cuda/parity.h"
 #include "tests/support/test_data.h"
+#include "tests/support/cuda_skip.h"
 
 namespace kiln {
 namespace {
@@ -47,12 +48,8 @@ std::vector<Shape> shapes() {
   return out;
 }
 
-#define KILN_SKIP_WITHOUT_DEVICE()          \
-  if (!cuda::available())                   \
-  GTEST_SKIP() << "no CUDA device: " << cuda::unavailable_reason()
-
 TEST(CudaBiasParity, AddIsBitwiseEqual) {
-  KILN_SKIP_WITHOUT_DEVICE();
+  KILN_REQUIRE_CUDA();
   std::uint64_t seed = 900;
   for (const Shape& s : shapes()) {
     SCOPED_TRACE(testing::Message() << "n=" << s.n << " k=" << s.k << " hw=" << s.hw);
@@ -69,7 +66,7 @@ TEST(CudaBiasParity, AddIsBitwiseEqual) {
 
 // y one float past a 16-byte boundary: the scalar path even though HW % 4 == 0.
 TEST(CudaBiasParity, AddOnMisalignedOutput) {
-  KILN_SKIP_WITHOUT_DEVICE();
+  KILN_REQUIRE_CUDA();
   const std::int64_t n = 3, k = 6, hw = 64, count = n * k * hw;
   const auto b = test::random_floats(k, 1);
   const auto y0 = test::random_floats(count + 1, 2);
@@ -82,7 +79,7 @@ TEST(CudaBiasParity, AddOnMisalignedOutput) {
 }
 
 TEST(CudaBiasParity, GradMatchesReferenceAndRepeats) {
-  KILN_SKIP_WITHOUT_DEVICE();
+  KILN_REQUIRE_CUDA();
   std::uint64_t seed = 1000;
   for (const Shape& s : shapes()) {
     SCOPED_TRACE(testing::Message() << "n=" << s.n << " k=" << s.k << " hw=" << s.hw);
@@ -100,7 +97,7 @@ TEST(CudaBiasParity, GradMatchesReferenceAndRepeats) {
 }
 
 TEST(CudaBiasParity, EmptySumsWriteZero) {
-  KILN_SKIP_WITHOUT_DEVICE();
+  KILN_REQUIRE_CUDA();
   const DeviceVector<float> dgy(std::vector<float>(1, 1.f));  // never read
   for (const Shape& s : {Shape{0, 3, 5}, Shape{4, 3, 0}}) {
     SCOPED_TRACE(testing::Message() << "n=" << s.n << " hw=" << s.hw);

@@ -378,7 +378,7 @@ TEST(CudaRuntime, SynchronizeWaitsForTheQueuedKernels) {
 // Runs everywhere: without a device the runtime and the conv/linear entry points throw, naming
 // CUDA, rather than doing anything on the CPU.
 TEST(CudaRuntime, WithoutDeviceOpsThrow) {
-  if (cuda::available()) GTEST_SKIP() << "a CUDA device is present; nothing to check here";
+  KILN_SKIP_WITH_CUDA("nothing to check here");
   EXPECT_THROW(cuda::synchronize(), Error);
   const Conv2dGeometry g{1, 1, 3, 3, 1, 3, 3, 1, 1, 1, 1};
   float dummy[9] = {};
@@ -484,7 +484,7 @@ TEST(CudaPinnedMemory, RoundTripThroughPinnedBuffers) {
 
 // Runs everywhere: without a device the books are empty and pinned memory fails loudly.
 TEST(CudaCachingAllocator, WithoutDeviceBooksAreEmptyAndPinnedThrows) {
-  if (cuda::available()) GTEST_SKIP() << "a CUDA device is present; nothing to check here";
+  KILN_SKIP_WITH_CUDA("nothing to check here");
   EXPECT_EQ(cuda::cached_bytes(), 0u);
   EXPECT_EQ(cuda::allocated_bytes(), 0u);
   EXPECT_NO_THROW(cuda::empty_cache());

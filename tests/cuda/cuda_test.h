@@ -1,6 +1,6 @@
-// Scaffolding shared by the CUDA test files: the skip-without-a-device guard, the scoped settings
-// (math mode, conv engine, deterministic mode: kernels/) a test uses so it never leaks them, and
-// tensor sizes.
+// Scaffolding shared by the CUDA test files: the skip guards (tests/support/cuda_skip.h), the
+// scoped settings (math mode, conv engine, deterministic mode: kernels/) a test uses so it never
+// leaks them, and tensor sizes.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -11,15 +11,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/cuda_runtime.h"
 #include "kernels/device_memory.h"
-
-// Skips the calling test, with the reason, when there is no usable CUDA device: a CUDA test never
-// passes silently on a machine without one.
-#define KILN_REQUIRE_CUDA()                                                                    \
-  do {                                                                                         \
-    if (!::kiln::kernels::cuda::available()) {                                                 \
-      GTEST_SKIP() << "no CUDA device: " << ::kiln::kernels::cuda::unavailable_reason();       \
-    }                                                                                          \
-  } while (0)
+#include "tests/support/cuda_skip.h"
 
 namespace kiln::test {
 

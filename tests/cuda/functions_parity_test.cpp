@@ -15,13 +15,10 @@
 #include "layers/flatten.h"
 #include "layers/max_pool2d.h"
 #include "optim/adam.h"
+#include "tests/support/cuda_skip.h"
 
 namespace kiln {
 namespace {
-
-#define SKIP_WITHOUT_CUDA()                                                           \
-  if (!kernels::cuda::available())                                                    \
-  GTEST_SKIP() << "no CUDA device: " << kernels::cuda::unavailable_reason()
 
 // FP32 on both sides, summed in different orders (cuDNN's algorithms, cuBLAS' tiling): a few
 // ulps of the largest magnitude per reduction, which 1e-4 relative to the tensor's max covers.
@@ -65,7 +62,7 @@ void expect_parity(const std::vector<Shape>& shapes, F f, const char* what) {
 }
 
 TEST(CudaFunctions, ConvPoolLinearReluForwardAndBackward) {
-  SKIP_WITHOUT_CUDA();
+  KILN_REQUIRE_CUDA();
   expect_parity({{2, 3, 9, 9}, {8, 3, 3, 3}, {8}},
                 [](auto& l) { return conv2d(l[0], l[1], l[2], {1, 1, 1, 1}); }, "conv2d");
   expect_parity({{2, 3, 9, 8}, {4, 3, 3, 2}},
@@ -80,7 +77,7 @@ TEST(CudaFunctions, ConvPoolLinearReluForwardAndBackward) {
 }
 
 TEST(CudaFunctions, ElementwiseReductionsDropoutAndLoss) {
-  SKIP_WITHOUT_CUDA();
+  KILN_REQUIRE_CUDA();
   expect_parity({{4, 6}, {4, 6}}, [](auto& l) { return add(mul(l[0], l[1]), scale(l[0], 3)); },
                 "add/mul/scale");
   expect_parity({{4, 600}}, [](auto& l) { return scale(sum(l[0]), 1.0); }, "sum");
@@ -97,7 +94,7 @@ TEST(CudaFunctions, ElementwiseReductionsDropoutAndLoss) {
 }
 
 TEST(CudaFunctions, MissingKernelsAndMixedDevicesFailLoudly) {
-  SKIP_WITHOUT_CUDA();
+  KILN_REQUIRE_CUDA();
   const Tensor gpu = Tensor::ones({2}, DType::Float32, Device::CUDA);
   EXPECT_THROW(add(gpu, Tensor::ones({2})), Error);  // mixed devices: no silent copy
 }
@@ -105,7 +102,7 @@ TEST(CudaFunctions, MissingKernelsAndMixedDevicesFailLoudly) {
 // A small network trained 4 Adam steps on each device from the same initial weights: the losses
 // follow the same path within float tolerance.
 TEST(CudaTraining, SmallNetworkLossesMatchTheCpu) {
-  SKIP_WITHOUT_CUDA();
+  KILN_REQUIRE_CUDA();
   kernels::cuda::set_math_mode(kernels::cuda::MathMode::FP32);
   std::vector<double> losses[2];
   for (int d = 0; d < 2; ++d) {

@@ -32,6 +32,7 @@
 #include "tests/cuda/device_vector.h"
 #include "tests/cuda/parity.h"
 #include "tests/support/test_data.h"
+#include "tests/support/cuda_skip.h"
 
 namespace kiln {
 namespace {
@@ -48,8 +49,7 @@ constexpr std::int64_t kN = (1 << 20) + 4099;  // > 4096 * 256: the grid-stride 
 // Elementwise
 
 TEST(CudaKernelParity, AddMulScaleAreBitwiseEqual) {
-  if (!kiln::kernels::cuda::available())
-    GTEST_SKIP() << "no CUDA device: " << kiln::kernels::cuda::unavailable_reason();
+  KILN_REQUIRE_CUDA();
   const auto a = test::random_floats(kN, 1), b = test::random_floats(kN, 2);
   const DeviceVector<float> da(a), db(b);
   {
@@ -76,8 +76,7 @@ TEST(CudaKernelParity, AddMulScaleAreBitwiseEqual) {
 }
 
 TEST(CudaKernelParity, InPlaceAddAndScale) {
-  if (!kiln::kernels::cuda::available())
-    GTEST_SKIP() << "no CUDA device: " << kiln::kernels::cuda::unavailable_reason();
+  KILN_REQUIRE_CUDA();
   const std::int64_t n = 100003;
   const auto a = test::random_floats(n, 3), b = test::random_floats(n, 4);
   std::vector<float> y = a;
@@ -91,8 +90,7 @@ TEST(CudaKernelParity, InPlaceAddAndScale) {
 }
 
 TEST(CudaKernelParity, AxpyAccumulatesBitwiseEqual) {
-  if (!kiln::kernels::cuda::available())
-    GTEST_SKIP() << "no CUDA device: " << kiln::kernels::cuda::unavailable_reason();
+  KILN_REQUIRE_CUDA();
   const auto x = test::random_floats(kN, 5);
   std::vector<float> y = test::random_floats(kN, 6);  // axpy accumulates: y starts non-zero
   DeviceVector<float> dy(y);
@@ -103,8 +101,7 @@ TEST(CudaKernelParity, AxpyAccumulatesBitwiseEqual) {
 }
 
 TEST(CudaKernelParity, SumMatchesWithinDoubleRounding) {
-  if (!kiln::kernels::cuda::available())
-    GTEST_SKIP() << "no CUDA device: " << kiln::kernels::cuda::unavailable_reason();
+  KILN_REQUIRE_CUDA();
   for (const std::int64_t n : {std::int64_t{1}, std::int64_t{255}, std::int64_t{4097}, kN,
                                std::int64_t{5} * (1 << 20) + 3}) {
     const auto a = test::random_floats(n, 7 + n, -1.f, 3.f);  // a non-zero mean
@@ -121,8 +118,7 @@ TEST(CudaKernelParity, SumMatchesWithinDoubleRounding) {
 }
 
 TEST(CudaKernelParity, SumIsDeterministic) {
-  if (!kiln::kernels::cuda::available())
-    GTEST_SKIP() << "no CUDA device: " << kiln::kernels::cuda::unavailable_reason();
+  KILN_REQUIRE_CUDA();
   const auto a = test::random_floats(kN, 8);
   const DeviceVector<float> da(a);
   const double first = cuda::sum(kN, da.get());
@@ -130,8 +126,7 @@ TEST(CudaKernelParity, SumIsDeterministic) {
 }
 
 TEST(CudaKernelParity, ReluForwardAndBackwardBitwiseEqual) {
-  if (!kiln::kernels::cuda::available())
-    GTEST_SKIP() << "no CUDA device: " << kiln::kernels::cuda::unavailable_reason();
+  KILN_REQUIRE_CUDA();
   auto x = test::random_floats(kN, 9);
   // The traps: exact zeros (gradient 0), negative zero, and NaN (must propagate).
   for (std::int64_t i = 0; i < kN; i += 97) x[i] = 0.f;
@@ -153,8 +148,7 @@ TEST(CudaKernelParity, ReluForwardAndBackwardBitwiseEqual) {
 // Dropout
 
 TEST(CudaKernelParity, DropoutMaskAndOutputBitwiseEqual) {
-  if (!kiln::kernels::cuda::available())
-    GTEST_SKIP() << "no CUDA device: " << kiln::kernels::cuda::unavailable_reason();
+  KILN_REQUIRE_CUDA();
   const auto x = test::random_floats(kN, 11);
   const DeviceVector<float> dx(x);
   struct Case {
@@ -221,8 +215,7 @@ const std::vector<kernels::Pool2dGeometry>& pool_geometries() {
 }
 
 TEST(CudaKernelParity, MaxPoolRandomInputsBitwiseEqual) {
-  if (!kiln::kernels::cuda::available())
-    GTEST_SKIP() << "no CUDA device: " << kiln::kernels::cuda::unavailable_reason();
+  KILN_REQUIRE_CUDA();
   std::uint64_t seed = 20;
   for (const auto& g : pool_geometries()) {
     check_pool_parity(g, test::random_floats(g.n * g.c * g.h * g.w, seed), seed + 1);
@@ -234,8 +227,7 @@ TEST(CudaKernelParity, MaxPoolRandomInputsBitwiseEqual) {
 // checks the first-maximum rule; with overlapping windows one cell wins several outputs, so the
 // backward must add their gradients (in the CPU's order).
 TEST(CudaKernelParity, MaxPoolTiesPickTheFirstMaximum) {
-  if (!kiln::kernels::cuda::available())
-    GTEST_SKIP() << "no CUDA device: " << kiln::kernels::cuda::unavailable_reason();
+  KILN_REQUIRE_CUDA();
   std::uint64_t seed = 40;
   for (const auto& g : pool_geometries()) {
     std::vector<float> x(g.n * g.c * g.h * g.w);
@@ -249,8 +241,7 @@ TEST(CudaKernelParity, MaxPoolTiesPickTheFirstMaximum) {
 }
 
 TEST(CudaKernelParity, MaxPoolNaNWinsItsWindow) {
-  if (!kiln::kernels::cuda::available())
-    GTEST_SKIP() << "no CUDA device: " << kiln::kernels::cuda::unavailable_reason();
+  KILN_REQUIRE_CUDA();
   const kernels::Pool2dGeometry g{2, 3, 8, 8, 3, 3, 2, 2, 1, 1};
   auto x = test::random_floats(g.n * g.c * g.h * g.w, 60);
   for (std::size_t i = 3; i < x.size(); i += 37) x[i] = std::numeric_limits<float>::quiet_NaN();
@@ -258,8 +249,7 @@ TEST(CudaKernelParity, MaxPoolNaNWinsItsWindow) {
 }
 
 TEST(CudaKernelParity, MaxPoolRejectsPaddingAsLargeAsTheWindow) {
-  if (!kiln::kernels::cuda::available())
-    GTEST_SKIP() << "no CUDA device: " << kiln::kernels::cuda::unavailable_reason();
+  KILN_REQUIRE_CUDA();
   const kernels::Pool2dGeometry g{1, 1, 4, 4, 2, 2, 2, 2, 2, 0};
   EXPECT_THROW(cuda::max_pool2d_forward(g, nullptr, nullptr, nullptr), Error);
 }
@@ -280,7 +270,7 @@ void expect_cuda_error(const char* op, F&& call) {
 }
 
 TEST(CudaKernelParity, WithoutDeviceEveryKernelThrows) {
-  if (cuda::available()) GTEST_SKIP() << "a CUDA device is present; nothing to check here";
+  KILN_SKIP_WITH_CUDA("nothing to check here");
   float f[4] = {};
   std::int32_t labels[1] = {0}, argmax[4] = {};
   std::int64_t correct = 0;

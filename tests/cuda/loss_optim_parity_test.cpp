@@ -30,6 +30,7 @@
 #include "tests/cuda/device_vector.h"
 #include "tests/cuda/parity.h"
 #include "tests/support/test_data.h"
+#include "tests/support/cuda_skip.h"
 
 namespace kiln {
 namespace {
@@ -91,22 +92,19 @@ void check_loss_parity(const LossCase& c, bool soft, std::uint64_t seed) {
 }
 
 TEST(CudaLossParity, SoftmaxCrossEntropyWithLabels) {
-  if (!kiln::kernels::cuda::available())
-    GTEST_SKIP() << "no CUDA device: " << kiln::kernels::cuda::unavailable_reason();
+  KILN_REQUIRE_CUDA();
   std::uint64_t seed = 100;
   for (const LossCase& c : kLossCases) check_loss_parity(c, /*soft=*/false, seed += 3);
 }
 
 TEST(CudaLossParity, SoftmaxCrossEntropyWithSoftTargets) {
-  if (!kiln::kernels::cuda::available())
-    GTEST_SKIP() << "no CUDA device: " << kiln::kernels::cuda::unavailable_reason();
+  KILN_REQUIRE_CUDA();
   std::uint64_t seed = 200;
   for (const LossCase& c : kLossCases) check_loss_parity(c, /*soft=*/true, seed += 3);
 }
 
 TEST(CudaLossParity, ForwardLossIsDeterministicAndEmptyBatchIsZero) {
-  if (!kiln::kernels::cuda::available())
-    GTEST_SKIP() << "no CUDA device: " << kiln::kernels::cuda::unavailable_reason();
+  KILN_REQUIRE_CUDA();
   const std::int64_t n = 4099, k = 10;
   const DeviceVector<float> dlogits(test::random_floats(n * k, 300, -5.f, 5.f));
   const DeviceVector<std::int32_t> dlabels(test::random_ints(n, 301, 0, k));
@@ -134,8 +132,7 @@ std::int64_t cpu_count_correct(std::int64_t n, std::int64_t k, const std::vector
 }
 
 TEST(CudaLossParity, CountCorrectMatchesFirstMaximumAndAccumulates) {
-  if (!kiln::kernels::cuda::available())
-    GTEST_SKIP() << "no CUDA device: " << kiln::kernels::cuda::unavailable_reason();
+  KILN_REQUIRE_CUDA();
   for (const LossCase& c : kLossCases) {
     SCOPED_TRACE(::testing::Message() << c.n << "x" << c.k);
     // Logits from {0, 1, 2}: most rows hold ties, which must go to the first maximum.
@@ -183,8 +180,7 @@ HostAdamState random_adam_state(std::int64_t n, std::uint64_t seed) {
 }
 
 TEST(CudaOptimParity, AdamUpdateBitwiseEqual) {
-  if (!kiln::kernels::cuda::available())
-    GTEST_SKIP() << "no CUDA device: " << kiln::kernels::cuda::unavailable_reason();
+  KILN_REQUIRE_CUDA();
   const std::int64_t n = (1 << 20) + 4099;
   HostAdamState s = random_adam_state(n, 600);
   DeviceVector<float> dm(s.m), dv(s.v), dparam(s.param);
@@ -201,8 +197,7 @@ TEST(CudaOptimParity, AdamUpdateBitwiseEqual) {
 }
 
 TEST(CudaOptimParity, SgdUpdateBitwiseEqual) {
-  if (!kiln::kernels::cuda::available())
-    GTEST_SKIP() << "no CUDA device: " << kiln::kernels::cuda::unavailable_reason();
+  KILN_REQUIRE_CUDA();
   const std::int64_t n = 300007;
   for (const kernels::SgdScalars sc :
        {kernels::SgdScalars{0.05, 0.0, 0.0, false}, kernels::SgdScalars{0.05, 0.9, 0.0, false},
@@ -228,8 +223,7 @@ TEST(CudaOptimParity, SgdUpdateBitwiseEqual) {
 // middle) updated in one launch equal per-tensor CPU updates. Step 2 reuses the cached device
 // table; step 3 passes a different table (reordered, one tensor left out), which must be uploaded.
 TEST(CudaOptimParity, AdamUpdateMultiEqualsPerTensorUpdates) {
-  if (!kiln::kernels::cuda::available())
-    GTEST_SKIP() << "no CUDA device: " << kiln::kernels::cuda::unavailable_reason();
+  KILN_REQUIRE_CUDA();
   const std::vector<std::int64_t> sizes = {1, 31, 16384, 16385, 0, 100003, 7, 3 * 16384 + 5};
   std::vector<HostAdamState> host;
   std::vector<DeviceVector<float>> dm, dv, dparam;

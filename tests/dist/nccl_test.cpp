@@ -24,6 +24,7 @@
 #include "layers/dense.h"
 #include "layers/sequential.h"
 #include "optim/gradient_sync.h"
+#include "tests/support/cuda_skip.h"
 
 namespace kiln {
 namespace {
@@ -116,7 +117,7 @@ TEST(DistNccl, DeviceBucketsGiveWhatHostStagedBucketsGive) {
 TEST(DistNccl, InitWithoutAGpuFailsNamingTheCall) {
   if (comm::world().size != 2) GTEST_SKIP() << "needs a job of 2 ranks (mpirun -np 2)";
   if (!nccl::built_with_nccl()) GTEST_SKIP() << "this build has no NCCL (or no MPI)";
-  if (kernels::cuda::available()) GTEST_SKIP() << "this host has a GPU: the tests above use it";
+  KILN_SKIP_WITH_CUDA("the tests above use it");
   std::string message;
   try {
     nccl::init();
