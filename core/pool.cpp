@@ -1,0 +1,69 @@
+// max_pool2d: checks the window, dispatches to the fast CPU kernel / the reference / CUDA, and
+// records backward (the argmax of each window routes the gradient).
+#include "core/autograd.h"
+#include "core/dispatch.h"
+#include "core/functions.h"
+#include "kernels/pool2d.h"
+
+namespace kiln {
+
+namespace kc = kernels::cpu;
+namespace kcu = kernels::cuda;
+
+Tensor max_pool2d(const Tensor& x, const Pool2dOptions& opt) {
+  check_floating("max_pool2d", x);
+  KILN_CHECK(x.shape().rank() == 4, "max_pool2d: input must be (N,C,H,W), got ", x.shape());
+  KILN_CHECK(opt.kernel_h > 0 && opt.kernel_w > 0 && opt.stride_h > 0 && opt.stride_w > 0,
+             "max_pool2d: window and stride must be positive");
+  KILN_CHECK(
+      opt.pad_h >= 0 && opt.pad_w >= 0 && opt.pad_h < opt.kernel_h && opt.pad_w < opt.kernel_w,
+      "max_pool2d: padding must be smaller than the window");
+  const kernels::Pool2dGeometry g{x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3],
+                                  opt.kernel_h, opt.kernel_w, opt.stride_h, opt.stride_w,
+                                  opt.pad_h,    opt.pad_w};
+  KILN_CHECK(g.h + 2 * g.pad_h >= g.kh && g.w + 2 * g.pad_w >= g.kw, "max_pool2d: window ", g.kh,
+             "x", g.kw, " is larger than the input ", x.shape());
+  const Shape out_shape{g.n, g.c, g.p(), g.q()};
+  Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
+  Tensor argmax = Tensor::empty(out_shape, DType::Int32, x.device());
+  dispatch(
+      "max_pool2d", x,
+      [&] {
+        kc::max_pool2d_forward_fast(g, x.device_data<float>(), y.device_data<float>(),
+                                    argmax.device_data<std::int32_t>());
+      },
+      [&](auto t) {
+        using T = decltype(t);
+        kc::max_pool2d_forward_reference<T>(g, x.device_data<T>(), y.device_data<T>(),
+                                            argmax.device_data<std::int32_t>());
+      },
+      [&] {
+        kcu::max_pool2d_forward(g, x.device_data<float>(), y.device_data<float>(),
+                                argmax.device_data<std::int32_t>());
+      });
+  if (should_record({&x})) {
+    record(y, "max_pool2d", {x}, [g, argmax](const Tensor& gy) {
+      Tensor gx = Tensor::empty(Shape{g.n, g.c, g.h, g.w}, gy.dtype(), gy.device());
+      dispatch(
+          "max_pool2d backward", gy,
+          [&] {
+            kc::max_pool2d_backward_fast(g, gy.device_data<float>(),
+                                         argmax.device_data<std::int32_t>(),
+                                         gx.device_data<float>());
+          },
+          [&](auto t) {
+            using T = decltype(t);
+            kc::max_pool2d_backward_reference<T>(
+                g, gy.device_data<T>(), argmax.device_data<std::int32_t>(), gx.device_data<T>());
+          },
+          [&] {
+            kcu::max_pool2d_backward(g, gy.device_data<float>(), argmax.device_data<std::int32_t>(),
+                                     gx.device_data<float>());
+          });
+      return std::vector<Tensor>{gx};
+    });
+  }
+  return y;
+}
+
+}  // namespace kiln
