@@ -13,16 +13,10 @@ namespace kcu = kernels::cuda;
 Tensor max_pool2d(const Tensor& x, const Pool2dOptions& opt) {
   check_floating("max_pool2d", x);
   KILN_CHECK(x.shape().rank() == 4, "max_pool2d: input must be (N,C,H,W), got ", x.shape());
-  KILN_CHECK(opt.kernel_h > 0 && opt.kernel_w > 0 && opt.stride_h > 0 && opt.stride_w > 0,
-             "max_pool2d: window and stride must be positive");
-  KILN_CHECK(
-      opt.pad_h >= 0 && opt.pad_w >= 0 && opt.pad_h < opt.kernel_h && opt.pad_w < opt.kernel_w,
-      "max_pool2d: padding must be smaller than the window");
   const kernels::Pool2dGeometry g{x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3],
                                   opt.kernel_h, opt.kernel_w, opt.stride_h, opt.stride_w,
                                   opt.pad_h,    opt.pad_w};
-  KILN_CHECK(g.h + 2 * g.pad_h >= g.kh && g.w + 2 * g.pad_w >= g.kw, "max_pool2d: window ", g.kh,
-             "x", g.kw, " is larger than the input ", x.shape());
+  kernels::check_pool2d_geometry(g, "max_pool2d");
   const Shape out_shape{g.n, g.c, g.p(), g.q()};
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   Tensor argmax = Tensor::empty(out_shape, DType::Int32, x.device());

@@ -5,13 +5,9 @@
 
 #include <cstdint>
 
-namespace kiln::kernels {
+#include "kernels/host_device.h"
 
-#if defined(__CUDACC__)
-#define KILN_HOST_DEVICE __host__ __device__
-#else
-#define KILN_HOST_DEVICE
-#endif
+namespace kiln::kernels {
 
 KILN_HOST_DEVICE inline std::uint64_t random_bits(std::uint64_t seed, std::uint64_t i) {
   std::uint64_t z = seed * 0xD1B54A32D192ED03ull + (i + 1) * 0x9E3779B97F4A7C15ull;

@@ -13,29 +13,12 @@
 namespace kiln::kernels::cpu {
 namespace {
 
-void check_geometry(const Pool2dGeometry& g, const char* op) {
-  // NOTE: with pad >= window a window could lie wholly in the padding and have no winner; argmax
-  // would then point nowhere and the backward would write out of bounds.
-  KILN_CHECK(g.pad_h < g.kh && g.pad_w < g.kw, op, ": padding (", g.pad_h, ",", g.pad_w,
-             ") must be smaller than the window (", g.kh, ",", g.kw, ")");
-  KILN_CHECK(g.h * g.w <= std::numeric_limits<std::int32_t>::max(), op, ": a ", g.h, "x", g.w,
-             " plane is too large for int32 argmax indices");
-}
-
-// Whether value v takes the window over from the best so far.
-// NOTE: strictly greater, so ties keep the first maximum; and a NaN wins over any number (but not
-// over an earlier NaN), so a NaN input reaches the output, as in PyTorch, instead of vanishing.
-template <typename T>
-inline bool beats(T v, T best) {
-  return v > best || (std::isnan(v) && !std::isnan(best));
-}
-
 }  // namespace
 
 template <typename T>
 void max_pool2d_forward_reference(const Pool2dGeometry& g, const T* x, T* y,
                                   std::int32_t* argmax) {
-  check_geometry(g, "max_pool2d_forward");
+  check_pool2d_geometry(g, "max_pool2d_forward");
   const std::int64_t P = g.p(), Q = g.q();
   for (std::int64_t plane = 0; plane < g.n * g.c; ++plane) {
     const T* xp = x + plane * g.h * g.w;  // (H, W)
@@ -49,7 +32,7 @@ void max_pool2d_forward_reference(const Pool2dGeometry& g, const T* x, T* y,
             const std::int64_t w = q * g.stride_w - g.pad_w + j;
             if (h < 0 || h >= g.h || w < 0 || w >= g.w) continue;  // padding never wins
             const T v = xp[h * g.w + w];
-            if (best_at < 0 || beats(v, best)) best = v, best_at = h * g.w + w;
+            if (best_at < 0 || pool_beats(v, best)) best = v, best_at = h * g.w + w;
           }
         y[(plane * P + p) * Q + q] = best;
         argmax[(plane * P + p) * Q + q] = static_cast<std::int32_t>(best_at);
@@ -79,7 +62,7 @@ template void max_pool2d_backward_reference<double>(const Pool2dGeometry&, const
 namespace {
 
 // VGG's pooling: 2x2 windows, stride 2, no padding, so every window is whole. The four candidates
-// are compared with selects (beats() without std::isnan: v != v is the NaN test), which the
+// are compared with selects (pool_beats, whose v != v NaN test has no branch), which the
 // compiler turns into vector compare-and-blend along q; the general loop's data-dependent branch
 // mispredicts about half the time on real activations (bench/pool_bench.cpp). Candidates are taken
 // in row-major window order, so ties and NaNs resolve exactly as in the reference.
@@ -99,7 +82,7 @@ void max_pool2d_2x2_plane(std::int64_t W, std::int64_t P, std::int64_t Q, const 
       const std::int32_t offsets[3] = {1, width, width + 1};
       for (int i = 0; i < 3; ++i) {
         const float v = candidates[i];
-        const bool wins = v > best || (v != v && best == best);
+        const bool wins = pool_beats(v, best);
         best = wins ? v : best;
         best_at = wins ? at0 + offsets[i] : best_at;
       }
@@ -113,7 +96,7 @@ void max_pool2d_2x2_plane(std::int64_t W, std::int64_t P, std::int64_t Q, const 
 
 void max_pool2d_forward_fast(const Pool2dGeometry& g, const float* x, float* y,
                              std::int32_t* argmax) {
-  check_geometry(g, "max_pool2d_forward");
+  check_pool2d_geometry(g, "max_pool2d_forward");
   const std::int64_t H = g.h, W = g.w, P = g.p(), Q = g.q();
   if (g.kh == 2 && g.kw == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_h == 0 &&
       g.pad_w == 0) {
@@ -141,7 +124,7 @@ void max_pool2d_forward_fast(const Pool2dGeometry& g, const float* x, float* y,
         float best = xp[best_at];
         for (std::int64_t h = h_begin; h < h_end; ++h)
           for (std::int64_t w = w_begin; w < w_end; ++w)
-            if (beats(xp[h * W + w], best)) best = xp[h * W + w], best_at = h * W + w;
+            if (pool_beats(xp[h * W + w], best)) best = xp[h * W + w], best_at = h * W + w;
         yp[p * Q + q] = best;
         ap[p * Q + q] = static_cast<std::int32_t>(best_at);
       }

@@ -23,9 +23,6 @@
 
 namespace kiln::kernels::cuda::KILN_DEVICE_NAMESPACE {
 
-// Whether v takes the window over from the best so far (the CPU's rule, see pool2d.h).
-__device__ inline bool beats(float v, float best) { return v > best || (isnan(v) && !isnan(best)); }
-
 __global__ void max_pool2d_forward_kernel(Pool2dGeometry g, std::int64_t P, std::int64_t Q,
                                           const float* x, float* y, std::int32_t* argmax) {
   const std::int64_t total = g.n * g.c * P * Q;
@@ -41,7 +38,7 @@ __global__ void max_pool2d_forward_kernel(Pool2dGeometry g, std::int64_t P, std:
         const std::int64_t w = q * g.stride_w - g.pad_w + j;
         if (w < 0 || w >= g.w) continue;
         const float v = xp[h * g.w + w];
-        if (best_at < 0 || beats(v, best)) best = v, best_at = h * g.w + w;
+        if (best_at < 0 || pool_beats(v, best)) best = v, best_at = h * g.w + w;
       }
     }
     y[o] = best;
