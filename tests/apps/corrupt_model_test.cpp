@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "tests/apps/app_runner.h"
+#include "tests/support/scoped_env.h"
 
 namespace kiln::test {
 namespace {
@@ -75,7 +76,7 @@ TEST(CorruptModel, RandomDamageEndsInPredictionsOrOneLine) {
   };
   Tally tally;
   // 10 s for the survey: a hang shows as a refusal within the test's time, not as a stall.
-  ::setenv("KILN_HDF5_SURVEY_SECONDS", "10", 1);
+  const ScopedEnv env{{"KILN_HDF5_SURVEY_SECONDS", "10"}};
   for (int i = 0; i < count; ++i) {
     std::vector<std::uint8_t> bytes = good;
     const int kind = i % 3;
@@ -117,7 +118,6 @@ TEST(CorruptModel, RandomDamageEndsInPredictionsOrOneLine) {
       ADD_FAILURE() << "exit status " << run.status << ", stderr:\n" << run.err;
     }
   }
-  ::unsetenv("KILN_HDF5_SURVEY_SECONDS");
   std::printf(
       "corruptions: %d (cut short %d, bytes changed anywhere %d, in metadata %d): predictions "
       "%d, one-line errors %d (%d of them the survey's: the HDF5 library crashed, hung or "

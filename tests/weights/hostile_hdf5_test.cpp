@@ -21,6 +21,7 @@
 
 #include "core/error.h"
 #include "tests/support/error_of.h"
+#include "tests/support/scoped_env.h"
 #include "tests/weights/keras_files.h"
 #include "weights/hdf5.h"
 #include "weights/keras3_weights.h"
@@ -117,11 +118,9 @@ TEST(HostileHdf5, AHeapReferenceThatHangsTheLibraryStopsAtTheTimeLimit) {
   write_bytes(path, f.bytes);
   ASSERT_TRUE(unsurveyed_read_fails_badly(path, 3)) << "the file no longer hangs libhdf5";
   // An allowance so large that the memory poll cannot be what stops it.
-  ::setenv("KILN_HDF5_SURVEY_SECONDS", "1", 1);
-  ::setenv("KILN_HDF5_SURVEY_MEMORY_MB", "1000000", 1);
+  const test::ScopedEnv env{{"KILN_HDF5_SURVEY_SECONDS", "1"},
+                            {"KILN_HDF5_SURVEY_MEMORY_MB", "1000000"}};
   const std::string e = error_of([&] { H5File::open_read(path); });
-  ::unsetenv("KILN_HDF5_SURVEY_SECONDS");
-  ::unsetenv("KILN_HDF5_SURVEY_MEMORY_MB");
   EXPECT_NE(e.find(path + ": damaged or hostile HDF5 file: the HDF5 library did not finish "
                           "reading it within 1 s"),
             std::string::npos)
@@ -139,13 +138,11 @@ TEST(HostileHdf5, AHeapReferenceThatFillsMemoryIsStoppedAtTheAllowance) {
   f.bytes[f.reference + 3] = static_cast<char>(0xff);
   const std::string path = dir.file("fill.h5");
   write_bytes(path, f.bytes);
-  ::setenv("KILN_HDF5_SURVEY_MEMORY_MB", "64", 1);
-  ::setenv("KILN_HDF5_SURVEY_SECONDS", "2.5", 1);
+  const test::ScopedEnv env{{"KILN_HDF5_SURVEY_MEMORY_MB", "64"},
+                            {"KILN_HDF5_SURVEY_SECONDS", "2.5"}};
   const auto start = std::chrono::steady_clock::now();
   const std::string e = error_of([&] { H5File::open_read(path); });
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-  ::unsetenv("KILN_HDF5_SURVEY_MEMORY_MB");
-  ::unsetenv("KILN_HDF5_SURVEY_SECONDS");
   EXPECT_NE(e.find(path + ": damaged or hostile HDF5 file: reading it took more than 64 MB of "
                           "memory for a file of "),
             std::string::npos)
@@ -165,9 +162,8 @@ TEST(HostileHdf5, TheSurveyLetsAGoodFileThrough) {
 TEST(HostileHdf5, ABadTimeLimitIsNamed) {
   ScratchDir dir;
   vlen_file(dir);
-  ::setenv("KILN_HDF5_SURVEY_SECONDS", "soon", 1);
+  const test::ScopedEnv env{{"KILN_HDF5_SURVEY_SECONDS", "soon"}};
   const std::string e = error_of([&] { H5File::open_read(dir.file("good.h5")); });
-  ::unsetenv("KILN_HDF5_SURVEY_SECONDS");
   EXPECT_NE(e.find("KILN_HDF5_SURVEY_SECONDS: expected a positive number of seconds, got 'soon'"),
             std::string::npos)
       << e;
@@ -179,9 +175,10 @@ TEST(HostileHdf5, ReadingThatTakesFarMoreMemoryThanTheFileIsRefused) {
   ScratchDir dir;
   vlen_file(dir);
   const std::string path = dir.file("good.h5");
-  ::setenv("KILN_HDF5_SURVEY_MEMORY_MB", "0", 1);
-  const std::string e = error_of([&] { H5File::open_read(path); });
-  ::unsetenv("KILN_HDF5_SURVEY_MEMORY_MB");
+  const std::string e = error_of([&] {
+    const test::ScopedEnv env{{"KILN_HDF5_SURVEY_MEMORY_MB", "0"}};
+    H5File::open_read(path);
+  });
   EXPECT_NE(e.find(path + ": damaged or hostile HDF5 file: reading it took more than 0 MB of "
                           "memory for a file of "),
             std::string::npos)
@@ -320,9 +317,8 @@ TEST(HostileHdf5, ALookedUpNameThroughAnExternalLinkIsRefusedBeforeFollowingIt) 
     w.vlen_string_list_attr("/model_weights/dense", "weight_names", {"ext/kernel:0"});
     w.external_link("/model_weights/dense/ext", fifo, "/kernel");
   }
-  ::setenv("KILN_HDF5_SURVEY_SECONDS", "5", 1);
+  const test::ScopedEnv env{{"KILN_HDF5_SURVEY_SECONDS", "5"}};
   const std::string e = error_of([&] { H5File::open_read(path); });
-  ::unsetenv("KILN_HDF5_SURVEY_SECONDS");
   EXPECT_EQ(e.rfind(path + ": refused: the HDF5 file holds a soft or external link", 0), 0u) << e;
 }
 
