@@ -1,8 +1,12 @@
 // conv2d: checks the geometry, dispatches to oneDNN / the reference / CUDA, records backward.
+// With Conv2dOptions::relu the ReLU is part of the op, applied in place to the convolution's
+// output: no second tensor, and the output is still in cache. (Not oneDNN's ReLU post-op: it
+// turns NaN into 0; see kernels/cpu/conv2d_onednn.cpp.)
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/functions.h"
 #include "kernels/conv2d.h"
+#include "kernels/elementwise.h"
 
 namespace kiln {
 
@@ -34,6 +38,39 @@ kernels::Conv2dGeometry conv_geometry(const Tensor& x, const Tensor& w, const Te
              ")");
   return g;
 }
+
+// y = max(y, 0) in place, NaN kept (kernels/elementwise.h allows y to alias x).
+void relu_in_place(Tensor& y) {
+  dispatch(
+      "conv2d relu", y,
+      [&] { kc::relu_forward_fast(y.numel(), y.device_data<float>(), y.device_data<float>()); },
+      [&](auto t) {
+        using T = decltype(t);
+        kc::relu_forward_reference<T>(y.numel(), y.device_data<T>(), y.device_data<T>());
+      },
+      [&] { kcu::relu_forward(y.numel(), y.device_data<float>(), y.device_data<float>()); });
+}
+
+// The gradient before the ReLU: gy where y > 0, else 0 (relu's own backward).
+Tensor relu_gradient(const Tensor& y, const Tensor& gy) {
+  Tensor g = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
+  dispatch(
+      "conv2d relu backward", gy,
+      [&] {
+        kc::relu_backward_fast(gy.numel(), y.device_data<float>(), gy.device_data<float>(),
+                               g.device_data<float>());
+      },
+      [&](auto t) {
+        using T = decltype(t);
+        kc::relu_backward_reference<T>(gy.numel(), y.device_data<T>(), gy.device_data<T>(),
+                                       g.device_data<T>());
+      },
+      [&] {
+        kcu::relu_backward(gy.numel(), y.device_data<float>(), gy.device_data<float>(),
+                           g.device_data<float>());
+      });
+  return g;
+}
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& opt) {
@@ -44,7 +81,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
       [&] {
         kc::conv2d_forward_onednn(g, x.device_data<float>(), w.device_data<float>(),
                                   b.defined() ? b.device_data<float>() : nullptr,
-                                  y.device_data<float>());
+                                  y.device_data<float>(), w.version());
       },
       [&](auto t) {
         using T = decltype(t);
@@ -56,6 +93,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
         kcu::conv2d_forward(g, x.device_data<float>(), w.device_data<float>(),
                             b.defined() ? b.device_data<float>() : nullptr, y.device_data<float>());
       });
+  if (opt.relu) relu_in_place(y);
   if (!should_record({&x, &w, &b})) return y;
 
   // Only what each gradient needs is computed: a frozen layer (w, b without gradients) under an
@@ -64,7 +102,9 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
   const bool has_b = b.defined(), need_b = has_b && b.requires_grad();
   Tensor sx = need_w || need_b ? x.detach() : Tensor();
   Tensor sw = need_x ? w.detach() : Tensor();
-  record(y, "conv2d", {x, w, b}, [=](const Tensor& gy) {
+  Tensor sy = opt.relu ? y.detach() : Tensor();  // the ReLU's mask is y > 0
+  record(y, opt.relu ? "conv2d_relu" : "conv2d", {x, w, b}, [=](const Tensor& gy_after) {
+    const Tensor gy = sy.defined() ? relu_gradient(sy, gy_after) : gy_after;
     Tensor gx, gw, gb;
     if (need_x) gx = Tensor::empty(Shape{g.n, g.c, g.h, g.w}, gy.dtype(), gy.device());
     if (need_w || need_b) {
@@ -76,7 +116,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
         [&] {
           if (need_x)
             kc::conv2d_backward_data_onednn(g, gy.device_data<float>(), sw.device_data<float>(),
-                                            gx.device_data<float>());
+                                            gx.device_data<float>(), sw.version());
           if (need_w || need_b) {
             kc::conv2d_backward_weight_onednn(g, sx.device_data<float>(), gy.device_data<float>(),
                                               gw.device_data<float>(),

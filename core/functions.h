@@ -14,6 +14,9 @@ namespace kiln {
 struct Conv2dOptions {
   std::int64_t stride_h = 1, stride_w = 1;
   std::int64_t pad_h = 0, pad_w = 0;
+  // relu(conv2d(...)) as one op: the ReLU runs in place on the convolution's output (no second
+  // tensor); the gradient is the same, from the output's mask y > 0, and NaN still propagates.
+  bool relu = false;
 };
 // x (N,C,H,W), w (K,C,R,S), b (K) or undefined -> (N,K,P,Q).
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& opt = {});

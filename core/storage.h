@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "core/dtype.h"
 
@@ -17,6 +18,12 @@ class Storage {
 
   void* data() { return data_; }
   const void* data() const { return data_; }
+  // A stamp that changes whenever the data may have changed: Tensor hands out a writable pointer
+  // only after calling touch(). Stamps come from one process-wide counter, so two storages (even
+  // one allocated where another was freed) never share one: (address, version) names one content.
+  // Caches of derived data (oneDNN's reordered weights) compare it to know they are still valid.
+  std::uint64_t version() const { return version_; }
+  void touch();
   std::size_t bytes() const { return bytes_; }
   Device device() const { return device_; }
 
@@ -24,6 +31,7 @@ class Storage {
   void* data_ = nullptr;
   std::size_t bytes_ = 0;
   Device device_;
+  std::uint64_t version_;
 };
 
 }  // namespace kiln

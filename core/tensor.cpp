@@ -19,18 +19,19 @@ std::shared_ptr<TensorImpl> make_impl(const Shape& shape, DType dtype, Device de
   return impl;
 }
 
-// Calls f with a typed pointer for the tensor's dtype (CPU data).
-template <typename F>
-void visit_host(Tensor& t, F&& f) {
+// Calls f with a typed pointer for the tensor's dtype (CPU data): writable for a Tensor&,
+// read-only (the version left alone) for a const Tensor&.
+template <typename TensorRef, typename F>
+void visit_host(TensorRef& t, F&& f) {
   switch (t.dtype()) {
     case DType::Float32:
-      f(t.data<float>());
+      f(t.template data<float>());
       break;
     case DType::Float64:
-      f(t.data<double>());
+      f(t.template data<double>());
       break;
     case DType::Int32:
-      f(t.data<std::int32_t>());
+      f(t.template data<std::int32_t>());
       break;
   }
 }
@@ -127,11 +128,17 @@ T* Tensor::data() {
              ", asked for ", dtype_name(dtype_of<T>()));
   KILN_CHECK(device() == Device::CPU, "Tensor::data: tensor ", shape(),
              " lives on cuda; copy it to the cpu first");
+  impl_->storage->touch();  // the caller may write
   return static_cast<T*>(impl_->storage->data());
 }
 template <typename T>
 const T* Tensor::data() const {
-  return const_cast<Tensor*>(this)->data<T>();
+  check_defined("data");
+  KILN_CHECK(impl_->dtype == dtype_of<T>(), "Tensor::data: tensor ", shape(), " is ", dtype(),
+             ", asked for ", dtype_name(dtype_of<T>()));
+  KILN_CHECK(device() == Device::CPU, "Tensor::data: tensor ", shape(),
+             " lives on cuda; copy it to the cpu first");
+  return static_cast<const T*>(impl_->storage->data());
 }
 template float* Tensor::data<float>();
 template double* Tensor::data<double>();
@@ -145,11 +152,15 @@ T* Tensor::device_data() {
   check_defined("device_data");
   KILN_CHECK(impl_->dtype == dtype_of<T>(), "Tensor::device_data: tensor ", shape(), " is ",
              dtype(), ", asked for ", dtype_name(dtype_of<T>()));
+  impl_->storage->touch();  // the caller may write
   return static_cast<T*>(impl_->storage->data());
 }
 template <typename T>
 const T* Tensor::device_data() const {
-  return const_cast<Tensor*>(this)->device_data<T>();
+  check_defined("device_data");
+  KILN_CHECK(impl_->dtype == dtype_of<T>(), "Tensor::device_data: tensor ", shape(), " is ",
+             dtype(), ", asked for ", dtype_name(dtype_of<T>()));
+  return static_cast<const T*>(impl_->storage->data());
 }
 template float* Tensor::device_data<float>();
 template double* Tensor::device_data<double>();
@@ -160,15 +171,21 @@ template const std::int32_t* Tensor::device_data<std::int32_t>() const;
 
 void* Tensor::raw_data() {
   check_defined("raw_data");
+  impl_->storage->touch();  // the caller may write
   return impl_->storage->data();
 }
+std::uint64_t Tensor::version() const {
+  check_defined("version");
+  return impl_->storage->version();
+}
+
 const void* Tensor::raw_data() const {
   check_defined("raw_data");
   return impl_->storage->data();
 }
 
 std::vector<double> Tensor::to_double_vector() const {
-  Tensor host = device() == Device::CPU ? *this : to(Device::CPU);
+  const Tensor host = device() == Device::CPU ? *this : to(Device::CPU);
   std::vector<double> out(static_cast<std::size_t>(numel()));
   visit_host(host, [&](auto* p) {
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(p[i]);
@@ -178,7 +195,7 @@ std::vector<double> Tensor::to_double_vector() const {
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
-  Tensor host = device() == Device::CPU ? *this : to(Device::CPU);
+  const Tensor host = device() == Device::CPU ? *this : to(Device::CPU);
   const T* p = host.data<T>();
   return std::vector<T>(p, p + numel());
 }

@@ -61,6 +61,9 @@ class Tensor {
   const T* device_data() const;
   void* raw_data();  // any device, any dtype: for kernels
   const void* raw_data() const;
+  // Changes whenever one of the writable accessors above hands out a pointer (Storage::version);
+  // the const ones leave it alone. Shared by every tensor that views the same storage.
+  std::uint64_t version() const;
 
   // Values as doubles on the host, from any device and dtype (tests, logging).
   std::vector<double> to_double_vector() const;

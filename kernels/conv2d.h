@@ -34,12 +34,23 @@ void conv2d_backward_weight_reference(const Conv2dGeometry& g, const T* x, const
 
 // The same three on oneDNN (float only). Primitives are created once per geometry and cached.
 // Safe to call from several threads: calls are serialised, and each one uses every core.
+// weight_version: Tensor::version() of the tensor w points into, or 0. Non-zero: w's copy in the
+// primitive's layout is kept and reused while the version is unchanged, so an evaluated or
+// frozen layer reorders its weights once, not on every call.
 void conv2d_forward_onednn(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
-                           float* y);
+                           float* y, std::uint64_t weight_version = 0);
 void conv2d_backward_data_onednn(const Conv2dGeometry& g, const float* gy, const float* w,
-                                 float* gx);
+                                 float* gx, std::uint64_t weight_version = 0);
 void conv2d_backward_weight_onednn(const Conv2dGeometry& g, const float* x, const float* gy,
                                    float* gw, float* gb);
+
+// How often the forward and backward-data calls found a weight's reordered copy (hits) or made it
+// (misses) since the process started: for tests and profiles.
+struct OnednnWeightCacheStats {
+  std::int64_t hits = 0, misses = 0;
+};
+OnednnWeightCacheStats onednn_weight_cache_stats();
+void onednn_weight_cache_clear();  // drops every copy (their memory too)
 
 }  // namespace cpu
 

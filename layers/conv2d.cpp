@@ -65,8 +65,9 @@ Tensor Conv2d::forward(const Tensor& x) {
   KILN_CHECK(x.shape().rank() == 4 && x.shape()[1] == in_channels_, "Conv2d '", name(), "': input ",
              x.shape(), " does not match kernel ", kernel_.shape(), " (expected (N, ", in_channels_,
              ", H, W))");
-  const Tensor y = conv2d(x, kernel_, bias_, options_for(x.shape()[2], x.shape()[3]));
-  return config_.activation == Activation::ReLU ? relu(y) : y;
+  Conv2dOptions o = options_for(x.shape()[2], x.shape()[3]);
+  o.relu = config_.activation == Activation::ReLU;  // fused: one op, one output tensor
+  return conv2d(x, kernel_, bias_, o);
 }
 
 }  // namespace kiln

@@ -86,6 +86,10 @@ dnnl::primitive_attr user_scratchpad() {
   return attr;
 }
 
+// NOTE: no ReLU post-op. oneDNN 2.6's eltwise_relu post-op (alpha 0) turns NaN into 0 (its
+// jit code is maxps(x, 0), which returns the second operand when the first is NaN), while
+// Kiln's relu lets NaN through so that a diverging layer, or a weights file holding NaN, stays
+// visible. A test showed it, so core/conv.cpp applies the ReLU in place after the call instead.
 dnnl::convolution_forward::primitive_desc forward_pd(const ConvDescs& d, bool with_bias,
                                                      const dnnl::engine& engine) {
   const auto kind = prop_kind::forward_training;
@@ -154,6 +158,68 @@ class ScratchArena {
   std::size_t size_ = 0;
 };
 
+// Reordered copies of weights, by the caller's address and the layout a primitive chose, each
+// valid while the weight tensor's version (Tensor::version) is the one it was made from. VGG16
+// keeps about 59 MB here per layout (forward and backward-data may choose different ones); past
+// kCapBytes everything is dropped and refilled, so weights freed long ago cannot pile up.
+// NOTE: a stale entry is never used: versions come from one counter, so a new tensor allocated
+// where an old one was freed has a version no entry holds.
+class WeightCache {
+ public:
+  static constexpr std::size_t kCapBytes = std::size_t{512} << 20;
+
+  // The copy of `user` (plain, at address `w`) in layout `chosen`, reordered now when missing or
+  // made from another version.
+  memory get(const float* w, std::uint64_t version, const memory::desc& chosen,
+             const memory& user, const dnnl::reorder& reorder, const dnnl::engine& engine,
+             dnnl::stream& stream) {
+    Entry* e = nullptr;
+    for (Entry& candidate : entries_)
+      if (candidate.w == w && candidate.chosen == chosen) e = &candidate;
+    if (e && e->version == version) {
+      ++stats_.hits;
+      return e->copy;
+    }
+    ++stats_.misses;
+    if (!e) {
+      const std::size_t bytes = round_up(chosen.get_size());
+      if (bytes_ + bytes > kCapBytes) clear();
+      Entry fresh{w, chosen, 0,
+                  std::unique_ptr<char, Free>(static_cast<char*>(std::aligned_alloc(kAlign, bytes))),
+                  {}};
+      KILN_CHECK(fresh.data, "conv2d: cannot allocate ", bytes, " bytes for a reordered weight");
+      fresh.copy = memory(chosen, engine, fresh.data.get());
+      bytes_ += bytes;
+      entries_.push_back(std::move(fresh));
+      e = &entries_.back();
+    }
+    reorder.execute(stream, const_cast<memory&>(user), e->copy);
+    e->version = version;
+    return e->copy;
+  }
+
+  void clear() {
+    entries_.clear();
+    bytes_ = 0;
+  }
+  OnednnWeightCacheStats stats() const { return stats_; }
+
+ private:
+  struct Free {
+    void operator()(char* p) const { std::free(p); }
+  };
+  struct Entry {
+    const float* w;
+    memory::desc chosen;
+    std::uint64_t version;
+    std::unique_ptr<char, Free> data;
+    memory copy;  // `chosen` over data
+  };
+  std::vector<Entry> entries_;
+  std::size_t bytes_ = 0;
+  OnednnWeightCacheStats stats_;
+};
+
 // One engine and stream for the process, the scratch arena, and every plan made so far.
 // NOTE: the mutex is held through execution, not just the lookup: the arena and the stream are
 // shared, and one convolution already uses every core through OpenMP, so serialising concurrent
@@ -162,6 +228,7 @@ struct OnednnConvCache {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   ScratchArena scratch;
+  WeightCache weights;
   std::mutex mutex;
   std::map<ConvKey, ConvPlan> forward, backward_data, backward_weights;
 
@@ -186,10 +253,12 @@ const ConvPlan& find_or_make(std::map<ConvKey, ConvPlan>& plans, const ConvKey& 
 }
 
 // Runs a plan on the caller's buffers (in plan.args order): reorders in, the primitive, reorders
-// out, then waits. NOTE: oneDNN takes void* even for inputs; it never writes through them, so
-// casting away const is safe.
+// out, then waits. A weights argument with a non-zero `weight_version` comes from the weight cache
+// instead of the scratch. NOTE: oneDNN takes void* even for inputs; it never writes through them,
+// so casting away const is safe.
 void execute(OnednnConvCache& cache, const ConvPlan& plan,
-             const std::vector<const float*>& buffers, const char* op, const Conv2dGeometry& g) {
+             const std::vector<const float*>& buffers, const char* op, const Conv2dGeometry& g,
+             std::uint64_t weight_version = 0) {
   try {
     char* scratch = cache.scratch.reserve(plan.scratch_bytes);
     std::vector<memory> user(plan.args.size()), chosen(plan.args.size());
@@ -203,6 +272,12 @@ void execute(OnednnConvCache& cache, const ConvPlan& plan,
       user[i] = memory(a.plain, cache.engine, const_cast<float*>(buffers[i]));
       if (!a.reorder) {
         conv_args.emplace(a.arg, user[i]);
+        continue;
+      }
+      if (a.arg == DNNL_ARG_WEIGHTS && weight_version != 0) {
+        chosen[i] = cache.weights.get(buffers[i], weight_version, a.chosen, user[i], *a.reorder,
+                                      cache.engine, cache.stream);
+        conv_args.emplace(a.arg, chosen[i]);
         continue;
       }
       chosen[i] = memory(a.chosen, cache.engine, scratch);
@@ -223,7 +298,7 @@ void execute(OnednnConvCache& cache, const ConvPlan& plan,
 }  // namespace
 
 void conv2d_forward_onednn(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
-                           float* y) {
+                           float* y, std::uint64_t weight_version) {
   auto& cache = OnednnConvCache::instance();
   const std::lock_guard<std::mutex> lock(cache.mutex);
   const bool with_bias = b != nullptr;
@@ -238,13 +313,13 @@ void conv2d_forward_onednn(const Conv2dGeometry& g, const float* x, const float*
     return fresh;
   });
   if (with_bias)
-    execute(cache, plan, {x, w, b, y}, "conv2d_forward", g);
+    execute(cache, plan, {x, w, b, y}, "conv2d_forward", g, weight_version);
   else
-    execute(cache, plan, {x, w, y}, "conv2d_forward", g);
+    execute(cache, plan, {x, w, y}, "conv2d_forward", g, weight_version);
 }
 
 void conv2d_backward_data_onednn(const Conv2dGeometry& g, const float* gy, const float* w,
-                                 float* gx) {
+                                 float* gx, std::uint64_t weight_version) {
   auto& cache = OnednnConvCache::instance();
   const std::lock_guard<std::mutex> lock(cache.mutex);
   const char* op = "conv2d_backward_data";
@@ -259,7 +334,7 @@ void conv2d_backward_data_onednn(const Conv2dGeometry& g, const float* gy, const
     add_arg(fresh, DNNL_ARG_DIFF_SRC, d.x, pd.diff_src_desc(), true, cache.engine);
     return fresh;
   });
-  execute(cache, plan, {gy, w, gx}, op, g);
+  execute(cache, plan, {gy, w, gx}, op, g, weight_version);
 }
 
 void conv2d_backward_weight_onednn(const Conv2dGeometry& g, const float* x, const float* gy,
@@ -290,6 +365,18 @@ void conv2d_backward_weight_onednn(const Conv2dGeometry& g, const float* x, cons
     execute(cache, plan, {x, gy, gw, gb}, op, g);
   else
     execute(cache, plan, {x, gy, gw}, op, g);
+}
+
+OnednnWeightCacheStats onednn_weight_cache_stats() {
+  auto& cache = OnednnConvCache::instance();
+  const std::lock_guard<std::mutex> lock(cache.mutex);
+  return cache.weights.stats();
+}
+
+void onednn_weight_cache_clear() {
+  auto& cache = OnednnConvCache::instance();
+  const std::lock_guard<std::mutex> lock(cache.mutex);
+  cache.weights.clear();
 }
 
 }  // namespace kiln::kernels::cpu

@@ -7,6 +7,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/functions.h"
+#include "kernels/conv2d.h"
 
 namespace kiln {
 namespace {
@@ -93,7 +94,8 @@ TEST(Functions, ShapeErrorsNameTheOpAndBothShapes) {
 }
 
 // A small network's loss and every gradient, computed on both CPU engines from the same data.
-std::vector<std::vector<double>> run_network(CpuEngine engine) {
+// fused: the ReLU as Conv2dOptions::relu instead of a relu() after the convolution.
+std::vector<std::vector<double>> run_network(CpuEngine engine, bool fused = false) {
   const CpuEngine saved = cpu_engine();
   set_cpu_engine(engine);
   Generator gen(21);
@@ -103,7 +105,8 @@ std::vector<std::vector<double>> run_network(CpuEngine engine) {
   for (Tensor* t : {&x, &w1, &b1, &w2, &b2}) t->set_requires_grad(true);
   const Tensor labels = Tensor::from_vector(Shape{4}, std::vector<std::int32_t>{0, 1, 2, 4});
   Generator drop(5);
-  Tensor h = max_pool2d(relu(conv2d(x, w1, b1, {1, 1, 1, 1})));
+  Tensor h = fused ? max_pool2d(conv2d(x, w1, b1, {1, 1, 1, 1, true}))
+                   : max_pool2d(relu(conv2d(x, w1, b1, {1, 1, 1, 1})));
   Tensor logits = linear(dropout(flatten(h), 0.25, true, drop), w2, b2);
   Tensor loss = softmax_cross_entropy(logits, labels);
   loss.backward();
@@ -113,9 +116,8 @@ std::vector<std::vector<double>> run_network(CpuEngine engine) {
   return out;
 }
 
-TEST(Functions, FastAndReferenceEnginesAgreeThroughANetwork) {
-  const auto fast = run_network(CpuEngine::Fast);
-  const auto ref = run_network(CpuEngine::Reference);
+void expect_same_network_results(const std::vector<std::vector<double>>& fast,
+                                 const std::vector<std::vector<double>>& ref) {
   ASSERT_EQ(fast.size(), ref.size());
   for (std::size_t t = 0; t < fast.size(); ++t) {
     ASSERT_EQ(fast[t].size(), ref[t].size());
@@ -126,6 +128,72 @@ TEST(Functions, FastAndReferenceEnginesAgreeThroughANetwork) {
       EXPECT_NEAR(fast[t][i], ref[t][i], 1e-4 * std::max(max_abs, 1e-3))
           << "tensor " << t << " element " << i;
     }
+  }
+}
+
+TEST(Functions, FastAndReferenceEnginesAgreeThroughANetwork) {
+  expect_same_network_results(run_network(CpuEngine::Fast), run_network(CpuEngine::Reference));
+}
+
+// conv2d with the ReLU inside, on either engine, against relu(conv2d(...)) on the reference.
+TEST(Functions, Conv2dWithReluMatchesReluOfConv2dOnBothEngines) {
+  const auto ref = run_network(CpuEngine::Reference);
+  expect_same_network_results(run_network(CpuEngine::Fast, true), ref);
+  expect_same_network_results(run_network(CpuEngine::Reference, true), ref);
+}
+
+// NaN in, NaN out, as relu() does: a diverging layer or a weights file holding NaN must show in
+// the output, not vanish into ReLU's zeros (oneDNN's ReLU post-op would do that).
+TEST(Functions, Conv2dWithReluKeepsNaN) {
+  for (CpuEngine engine : {CpuEngine::Fast, CpuEngine::Reference}) {
+    const CpuEngine saved = cpu_engine();
+    set_cpu_engine(engine);
+    Tensor w = Tensor::full({2, 1, 3, 3}, -1.0);  // every output negative, so ReLU zeroes it...
+    w.data<float>()[4] = std::nanf("");           // ...but the centre tap of filter 0 is NaN
+    const auto y = conv2d(Tensor::ones({1, 1, 4, 4}), w, Tensor(), {1, 1, 1, 1, true})
+                       .to_vector<float>();
+    set_cpu_engine(saved);
+    for (std::size_t i = 0; i < 16; ++i) EXPECT_TRUE(std::isnan(y[i])) << "filter 0, pixel " << i;
+    for (std::size_t i = 16; i < 32; ++i) EXPECT_EQ(y[i], 0.0f) << "filter 1, pixel " << i;
+  }
+}
+
+// oneDNN keeps each weight's reordered copy while the weight tensor's version holds. A write
+// through the tensor (an optimiser step, a weights file loaded into it) must reach the next
+// forward and backward; repeated calls with unchanged weights reorder nothing.
+TEST(Functions, Conv2dSeesEveryWeightUpdateAndReordersUnchangedWeightsOnce) {
+  Generator gen(8);
+  Tensor x = Tensor::uniform({2, 16, 8, 8}, -1, 1, gen);
+  Tensor w = Tensor::uniform({16, 16, 3, 3}, -0.3, 0.3, gen);
+  x.set_requires_grad(true);
+  for (int step = 0; step < 3; ++step) {
+    if (step > 0) {  // an in-place update, as Adam and SGD make
+      float* p = w.data<float>();
+      for (std::int64_t i = 0; i < w.numel(); ++i) p[i] = 0.5f * p[i] + 0.01f * float(step);
+    }
+    std::vector<double> y[2], gx[2];
+    for (int e = 0; e < 2; ++e) {
+      const CpuEngine saved = cpu_engine();
+      set_cpu_engine(e == 0 ? CpuEngine::Fast : CpuEngine::Reference);
+      const kernels::cpu::OnednnWeightCacheStats before = kernels::cpu::onednn_weight_cache_stats();
+      for (int call = 0; call < 2; ++call) {
+        x.zero_grad();
+        Tensor out = conv2d(x, w, Tensor(), {1, 1, 1, 1});
+        sum(out).backward();
+        y[e] = out.to_double_vector();
+        gx[e] = x.grad().to_double_vector();
+      }
+      if (e == 0) {  // forward and backward-data: one reorder each on the first call, then none
+        const auto after = kernels::cpu::onednn_weight_cache_stats();
+        EXPECT_LE(after.misses - before.misses, 2) << "step " << step;
+        EXPECT_GE(after.hits - before.hits, 2) << "step " << step;
+      }
+      set_cpu_engine(saved);
+    }
+    for (std::size_t i = 0; i < y[1].size(); ++i)
+      ASSERT_NEAR(y[0][i], y[1][i], 1e-4) << "step " << step << ", y[" << i << "]";
+    for (std::size_t i = 0; i < gx[1].size(); ++i)
+      ASSERT_NEAR(gx[0][i], gx[1][i], 1e-4) << "step " << step << ", gx[" << i << "]";
   }
 }
 

@@ -79,6 +79,40 @@ TEST(Tensor, CopiesDetachAndClone) {
   EXPECT_EQ(copy.to_vector<float>()[0], 1);
 }
 
+// The version stamp that oneDNN's weight cache trusts: every writable accessor changes it, no
+// read-only one does, and views of one storage share it.
+TEST(Tensor, VersionChangesOnEveryWritableAccessOnly) {
+  Tensor t = Tensor::zeros({3});
+  const Tensor& ro = t;
+  const std::uint64_t v0 = t.version();
+  (void)ro.data<float>();
+  (void)ro.device_data<float>();
+  (void)ro.raw_data();
+  (void)ro.to_vector<float>();
+  EXPECT_EQ(t.version(), v0) << "a read changed the version";
+  std::uint64_t last = v0;
+  auto changed = [&] {
+    const bool moved = t.version() != last;
+    last = t.version();
+    return moved;
+  };
+  t.data<float>()[0] = 1;
+  EXPECT_TRUE(changed()) << "data()";
+  t.device_data<float>()[1] = 2;
+  EXPECT_TRUE(changed()) << "device_data()";
+  static_cast<float*>(t.raw_data())[2] = 3;
+  EXPECT_TRUE(changed()) << "raw_data()";
+  t.fill(4);
+  EXPECT_TRUE(changed()) << "fill()";
+  t.copy_from(Tensor::ones({3}));
+  EXPECT_TRUE(changed()) << "copy_from()";
+  Tensor view = t.detach();
+  EXPECT_EQ(view.version(), t.version());
+  view.data<float>()[0] = 5;  // a write through a view is a write to t
+  EXPECT_TRUE(changed()) << "a view's data()";
+  EXPECT_NE(t.clone().version(), t.version()) << "a clone is a new storage";
+}
+
 TEST(Tensor, DtypeConversionAndCopyFrom) {
   const Tensor a = Tensor::from_vector(Shape{2}, std::vector<float>{1.5f, -2.f});
   const Tensor d = a.to(DType::Float64);

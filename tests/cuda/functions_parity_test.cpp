@@ -65,6 +65,9 @@ TEST(CudaFunctions, ConvPoolLinearReluForwardAndBackward) {
   KILN_REQUIRE_CUDA();
   expect_parity({{2, 3, 9, 9}, {8, 3, 3, 3}, {8}},
                 [](auto& l) { return conv2d(l[0], l[1], l[2], {1, 1, 1, 1}); }, "conv2d");
+  expect_parity({{2, 3, 9, 9}, {8, 3, 3, 3}, {8}},
+                [](auto& l) { return conv2d(l[0], l[1], l[2], {1, 1, 1, 1, true}); },
+                "conv2d with relu");
   expect_parity({{2, 3, 9, 8}, {4, 3, 3, 2}},
                 [](auto& l) { return conv2d(l[0], l[1], Tensor(), {2, 1, 1, 0}); },
                 "conv2d strided");
