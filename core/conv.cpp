@@ -76,12 +76,20 @@ Tensor relu_gradient(const Tensor& y, const Tensor& gy) {
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& opt) {
   const kernels::Conv2dGeometry g = conv_geometry(x, w, b, opt);
   Tensor y = Tensor::empty(Shape{g.n, g.k, g.p(), g.q()}, x.dtype(), x.device());
+  // Only what each gradient needs is computed: a frozen layer (w, b without gradients) under an
+  // input that needs none costs no backward work at all, and never records.
+  const bool record_backward = should_record({&x, &w, &b});
+  const bool need_x = record_backward && x.requires_grad();
+  const bool need_w = record_backward && w.requires_grad();
+  const bool has_b = b.defined(), need_b = record_backward && has_b && b.requires_grad();
   dispatch(
       "conv2d", x,
       [&] {
+        // The blocked x is kept for backward-weight only when that will run (ConvVersions).
+        const kc::ConvVersions versions{need_w || need_b ? x.version() : 0, w.version(), 0};
         kc::conv2d_forward_onednn(g, x.device_data<float>(), w.device_data<float>(),
                                   b.defined() ? b.device_data<float>() : nullptr,
-                                  y.device_data<float>(), w.version());
+                                  y.device_data<float>(), versions);
       },
       [&](auto t) {
         using T = decltype(t);
@@ -94,12 +102,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
                             b.defined() ? b.device_data<float>() : nullptr, y.device_data<float>());
       });
   if (opt.relu) relu_in_place(y);
-  if (!should_record({&x, &w, &b})) return y;
+  if (!record_backward) return y;
 
-  // Only what each gradient needs is computed: a frozen layer (w, b without gradients) under an
-  // input that needs none costs no backward work at all, and never reaches here.
-  const bool need_x = x.requires_grad(), need_w = w.requires_grad();
-  const bool has_b = b.defined(), need_b = has_b && b.requires_grad();
   Tensor sx = need_w || need_b ? x.detach() : Tensor();
   Tensor sw = need_x ? w.detach() : Tensor();
   Tensor sy = opt.relu ? y.detach() : Tensor();  // the ReLU's mask is y > 0
@@ -114,13 +118,17 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
     dispatch(
         "conv2d backward", gy,
         [&] {
+          // gy's blocked copy from backward-data serves backward-weight when both run.
+          const bool both = need_x && (need_w || need_b);
           if (need_x)
             kc::conv2d_backward_data_onednn(g, gy.device_data<float>(), sw.device_data<float>(),
-                                            gx.device_data<float>(), sw.version());
+                                            gx.device_data<float>(),
+                                            {0, sw.version(), both ? gy.version() : 0});
           if (need_w || need_b) {
             kc::conv2d_backward_weight_onednn(g, sx.device_data<float>(), gy.device_data<float>(),
                                               gw.device_data<float>(),
-                                              gb.defined() ? gb.device_data<float>() : nullptr);
+                                              gb.defined() ? gb.device_data<float>() : nullptr,
+                                              {sx.version(), 0, both ? gy.version() : 0});
           }
         },
         [&](auto t) {

@@ -32,25 +32,32 @@ template <typename T>
 void conv2d_backward_weight_reference(const Conv2dGeometry& g, const T* x, const T* gy, T* gw,
                                       T* gb);
 
+// Tensor::version() of the inputs whose blocked copies a oneDNN call may keep and reuse, 0 for
+// none. Each call reads the fields of its own inputs: forward x and w, backward-data gy and w,
+// backward-weight x and gy. A non-zero version promises that the buffer holds that version's
+// data; a copy is reused while the version is unchanged. Weights: an evaluated or frozen layer
+// reorders them once. x and gy: pass them only when a later call of the same step reads them
+// (x for backward-weight, gy when both backward calls run), or the copies only cost memory.
+struct ConvVersions {
+  std::uint64_t x = 0, w = 0, gy = 0;
+};
+
 // The same three on oneDNN (float only). Primitives are created once per geometry and cached.
 // Safe to call from several threads: calls are serialised, and each one uses every core.
-// weight_version: Tensor::version() of the tensor w points into, or 0. Non-zero: w's copy in the
-// primitive's layout is kept and reused while the version is unchanged, so an evaluated or
-// frozen layer reorders its weights once, not on every call.
 void conv2d_forward_onednn(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
-                           float* y, std::uint64_t weight_version = 0);
+                           float* y, const ConvVersions& versions = {});
 void conv2d_backward_data_onednn(const Conv2dGeometry& g, const float* gy, const float* w,
-                                 float* gx, std::uint64_t weight_version = 0);
+                                 float* gx, const ConvVersions& versions = {});
 void conv2d_backward_weight_onednn(const Conv2dGeometry& g, const float* x, const float* gy,
-                                   float* gw, float* gb);
+                                   float* gw, float* gb, const ConvVersions& versions = {});
 
-// How often the forward and backward-data calls found a weight's reordered copy (hits) or made it
-// (misses) since the process started: for tests and profiles.
-struct OnednnWeightCacheStats {
-  std::int64_t hits = 0, misses = 0;
+// How often the calls found a blocked copy (hits) or made one (misses) since the process started,
+// and the bytes the cache holds now: for tests and profiles.
+struct OnednnCopyCacheStats {
+  std::int64_t hits = 0, misses = 0, bytes = 0;
 };
-OnednnWeightCacheStats onednn_weight_cache_stats();
-void onednn_weight_cache_clear();  // drops every copy (their memory too)
+OnednnCopyCacheStats onednn_copy_cache_stats();
+void onednn_copy_cache_clear();  // drops every copy (their memory too)
 
 }  // namespace cpu
 

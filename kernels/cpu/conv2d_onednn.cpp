@@ -14,6 +14,7 @@
 // The reorders cost a few ms per call (within the noise of that machine); blocked wins or ties on
 // every op. Keeping activations blocked between layers would save the reorders too, but Kiln's
 // public layout is NCHW, so that is an optimisation for later, inside the kernels.
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -158,43 +159,42 @@ class ScratchArena {
   std::size_t size_ = 0;
 };
 
-// Reordered copies of weights, by the caller's address and the layout a primitive chose, each
-// valid while the weight tensor's version (Tensor::version) is the one it was made from. VGG16
-// keeps about 59 MB here per layout (forward and backward-data may choose different ones); past
-// kCapBytes everything is dropped and refilled, so weights freed long ago cannot pile up.
-// NOTE: a stale entry is never used: versions come from one counter, so a new tensor allocated
+// Blocked copies of the calls' inputs, by the caller's address and the layout a primitive chose,
+// each valid while the tensor's version (Tensor::version) is the one it was made from:
+//   - weights: an evaluated or frozen layer reorders them once, not on every call (VGG16 keeps
+//     about 59 MB here per layout; forward and backward-data may choose different ones);
+//   - in training, the forward's blocked x serves backward-weight, and backward-data's blocked gy
+//     serves backward-weight: two of the six activation-sized reorders of each layer's step.
+// Past kCapBytes the least recently used copies are dropped, their buffers reused for copies of
+// the same size (the next step's activations), so steady-state training allocates nothing.
+// NOTE: a stale copy is never used: versions come from one counter, so a new tensor allocated
 // where an old one was freed has a version no entry holds.
-class WeightCache {
+class BlockedCopyCache {
  public:
   static constexpr std::size_t kCapBytes = std::size_t{512} << 20;
 
-  // The copy of `user` (plain, at address `w`) in layout `chosen`, reordered now when missing or
-  // made from another version.
-  memory get(const float* w, std::uint64_t version, const memory::desc& chosen,
-             const memory& user, const dnnl::reorder& reorder, const dnnl::engine& engine,
-             dnnl::stream& stream) {
+  // The copy of `user` (plain, at address `plain`) in layout `chosen`, reordered now when missing
+  // or made from another version; nullopt for a copy too large to keep (the caller reorders into
+  // scratch).
+  std::optional<memory> get(const float* plain, std::uint64_t version, const memory::desc& chosen,
+                            const memory& user, const dnnl::reorder& reorder,
+                            const dnnl::engine& engine, dnnl::stream& stream) {
+    const std::size_t bytes = round_up(chosen.get_size());
+    if (bytes > kCapBytes / 4) return std::nullopt;
+    ++tick_;
     Entry* e = nullptr;
     for (Entry& candidate : entries_)
-      if (candidate.w == w && candidate.chosen == chosen) e = &candidate;
+      if (candidate.plain == plain && candidate.chosen == chosen) e = &candidate;
     if (e && e->version == version) {
       ++stats_.hits;
+      e->last_use = tick_;
       return e->copy;
     }
     ++stats_.misses;
-    if (!e) {
-      const std::size_t bytes = round_up(chosen.get_size());
-      if (bytes_ + bytes > kCapBytes) clear();
-      Entry fresh{w, chosen, 0,
-                  std::unique_ptr<char, Free>(static_cast<char*>(std::aligned_alloc(kAlign, bytes))),
-                  {}};
-      KILN_CHECK(fresh.data, "conv2d: cannot allocate ", bytes, " bytes for a reordered weight");
-      fresh.copy = memory(chosen, engine, fresh.data.get());
-      bytes_ += bytes;
-      entries_.push_back(std::move(fresh));
-      e = &entries_.back();
-    }
+    if (!e) e = &insert(plain, chosen, bytes, engine);
     reorder.execute(stream, const_cast<memory&>(user), e->copy);
     e->version = version;
+    e->last_use = tick_;
     return e->copy;
   }
 
@@ -202,22 +202,52 @@ class WeightCache {
     entries_.clear();
     bytes_ = 0;
   }
-  OnednnWeightCacheStats stats() const { return stats_; }
+  OnednnCopyCacheStats stats() const {
+    OnednnCopyCacheStats s = stats_;
+    s.bytes = static_cast<std::int64_t>(bytes_);
+    return s;
+  }
 
  private:
   struct Free {
     void operator()(char* p) const { std::free(p); }
   };
   struct Entry {
-    const float* w;
+    const float* plain;
     memory::desc chosen;
-    std::uint64_t version;
+    std::size_t bytes;
+    std::uint64_t version = 0, last_use = 0;
     std::unique_ptr<char, Free> data;
     memory copy;  // `chosen` over data
   };
-  std::vector<Entry> entries_;
+
+  // A new entry, its buffer taken from the least recently used entries when the cache is full.
+  Entry& insert(const float* plain, const memory::desc& chosen, std::size_t bytes,
+                const dnnl::engine& engine) {
+    std::unique_ptr<char, Free> buffer;
+    while (bytes_ + bytes > kCapBytes && !entries_.empty()) {
+      auto lru = std::min_element(entries_.begin(), entries_.end(), [](auto& a, auto& b) {
+        return a.last_use < b.last_use;
+      });
+      if (!buffer && lru->bytes == bytes) buffer = std::move(lru->data);
+      bytes_ -= lru->bytes;
+      entries_.erase(lru);
+    }
+    if (!buffer) {
+      buffer.reset(static_cast<char*>(std::aligned_alloc(kAlign, bytes)));
+      KILN_CHECK(buffer, "conv2d: cannot allocate ", bytes, " bytes for a blocked copy");
+    }
+    memory copy(chosen, engine, buffer.get());
+    Entry fresh{plain, chosen, bytes, 0, 0, std::move(buffer), std::move(copy)};
+    bytes_ += bytes;
+    entries_.push_back(std::move(fresh));
+    return entries_.back();
+  }
+
+  std::vector<Entry> entries_;  // a few dozen: linear search is cheaper than the reorder it saves
   std::size_t bytes_ = 0;
-  OnednnWeightCacheStats stats_;
+  std::uint64_t tick_ = 0;
+  OnednnCopyCacheStats stats_;
 };
 
 // One engine and stream for the process, the scratch arena, and every plan made so far.
@@ -228,7 +258,7 @@ struct OnednnConvCache {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   ScratchArena scratch;
-  WeightCache weights;
+  BlockedCopyCache copies;
   std::mutex mutex;
   std::map<ConvKey, ConvPlan> forward, backward_data, backward_weights;
 
@@ -253,12 +283,12 @@ const ConvPlan& find_or_make(std::map<ConvKey, ConvPlan>& plans, const ConvKey& 
 }
 
 // Runs a plan on the caller's buffers (in plan.args order): reorders in, the primitive, reorders
-// out, then waits. A weights argument with a non-zero `weight_version` comes from the weight cache
-// instead of the scratch. NOTE: oneDNN takes void* even for inputs; it never writes through them,
-// so casting away const is safe.
+// out, then waits. An input with a non-zero version (`versions`, in plan.args order; missing
+// ones are 0) comes from the copy cache instead of the scratch. NOTE: oneDNN takes void* even for
+// inputs; it never writes through them, so casting away const is safe.
 void execute(OnednnConvCache& cache, const ConvPlan& plan,
              const std::vector<const float*>& buffers, const char* op, const Conv2dGeometry& g,
-             std::uint64_t weight_version = 0) {
+             const std::vector<std::uint64_t>& versions) {
   try {
     char* scratch = cache.scratch.reserve(plan.scratch_bytes);
     std::vector<memory> user(plan.args.size()), chosen(plan.args.size());
@@ -274,11 +304,14 @@ void execute(OnednnConvCache& cache, const ConvPlan& plan,
         conv_args.emplace(a.arg, user[i]);
         continue;
       }
-      if (a.arg == DNNL_ARG_WEIGHTS && weight_version != 0) {
-        chosen[i] = cache.weights.get(buffers[i], weight_version, a.chosen, user[i], *a.reorder,
-                                      cache.engine, cache.stream);
-        conv_args.emplace(a.arg, chosen[i]);
-        continue;
+      const std::uint64_t version = i < versions.size() ? versions[i] : 0;
+      if (!a.output && version != 0) {
+        if (auto copy = cache.copies.get(buffers[i], version, a.chosen, user[i], *a.reorder,
+                                         cache.engine, cache.stream)) {
+          chosen[i] = *copy;
+          conv_args.emplace(a.arg, chosen[i]);
+          continue;
+        }
       }
       chosen[i] = memory(a.chosen, cache.engine, scratch);
       scratch += round_up(a.chosen.get_size());
@@ -298,7 +331,7 @@ void execute(OnednnConvCache& cache, const ConvPlan& plan,
 }  // namespace
 
 void conv2d_forward_onednn(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
-                           float* y, std::uint64_t weight_version) {
+                           float* y, const ConvVersions& versions) {
   auto& cache = OnednnConvCache::instance();
   const std::lock_guard<std::mutex> lock(cache.mutex);
   const bool with_bias = b != nullptr;
@@ -313,13 +346,13 @@ void conv2d_forward_onednn(const Conv2dGeometry& g, const float* x, const float*
     return fresh;
   });
   if (with_bias)
-    execute(cache, plan, {x, w, b, y}, "conv2d_forward", g, weight_version);
+    execute(cache, plan, {x, w, b, y}, "conv2d_forward", g, {versions.x, versions.w});
   else
-    execute(cache, plan, {x, w, y}, "conv2d_forward", g, weight_version);
+    execute(cache, plan, {x, w, y}, "conv2d_forward", g, {versions.x, versions.w});
 }
 
 void conv2d_backward_data_onednn(const Conv2dGeometry& g, const float* gy, const float* w,
-                                 float* gx, std::uint64_t weight_version) {
+                                 float* gx, const ConvVersions& versions) {
   auto& cache = OnednnConvCache::instance();
   const std::lock_guard<std::mutex> lock(cache.mutex);
   const char* op = "conv2d_backward_data";
@@ -334,11 +367,11 @@ void conv2d_backward_data_onednn(const Conv2dGeometry& g, const float* gy, const
     add_arg(fresh, DNNL_ARG_DIFF_SRC, d.x, pd.diff_src_desc(), true, cache.engine);
     return fresh;
   });
-  execute(cache, plan, {gy, w, gx}, op, g, weight_version);
+  execute(cache, plan, {gy, w, gx}, op, g, {versions.gy, versions.w});
 }
 
 void conv2d_backward_weight_onednn(const Conv2dGeometry& g, const float* x, const float* gy,
-                                   float* gw, float* gb) {
+                                   float* gw, float* gb, const ConvVersions& versions) {
   auto& cache = OnednnConvCache::instance();
   const std::lock_guard<std::mutex> lock(cache.mutex);
   const char* op = "conv2d_backward_weight";
@@ -362,21 +395,21 @@ void conv2d_backward_weight_onednn(const Conv2dGeometry& g, const float* x, cons
     return fresh;
   });
   if (with_bias)
-    execute(cache, plan, {x, gy, gw, gb}, op, g);
+    execute(cache, plan, {x, gy, gw, gb}, op, g, {versions.x, versions.gy});
   else
-    execute(cache, plan, {x, gy, gw}, op, g);
+    execute(cache, plan, {x, gy, gw}, op, g, {versions.x, versions.gy});
 }
 
-OnednnWeightCacheStats onednn_weight_cache_stats() {
+OnednnCopyCacheStats onednn_copy_cache_stats() {
   auto& cache = OnednnConvCache::instance();
   const std::lock_guard<std::mutex> lock(cache.mutex);
-  return cache.weights.stats();
+  return cache.copies.stats();
 }
 
-void onednn_weight_cache_clear() {
+void onednn_copy_cache_clear() {
   auto& cache = OnednnConvCache::instance();
   const std::lock_guard<std::mutex> lock(cache.mutex);
-  cache.weights.clear();
+  cache.copies.clear();
 }
 
 }  // namespace kiln::kernels::cpu

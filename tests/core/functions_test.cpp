@@ -175,7 +175,7 @@ TEST(Functions, Conv2dSeesEveryWeightUpdateAndReordersUnchangedWeightsOnce) {
     for (int e = 0; e < 2; ++e) {
       const CpuEngine saved = cpu_engine();
       set_cpu_engine(e == 0 ? CpuEngine::Fast : CpuEngine::Reference);
-      const kernels::cpu::OnednnWeightCacheStats before = kernels::cpu::onednn_weight_cache_stats();
+      const kernels::cpu::OnednnCopyCacheStats before = kernels::cpu::onednn_copy_cache_stats();
       for (int call = 0; call < 2; ++call) {
         x.zero_grad();
         Tensor out = conv2d(x, w, Tensor(), {1, 1, 1, 1});
@@ -184,7 +184,7 @@ TEST(Functions, Conv2dSeesEveryWeightUpdateAndReordersUnchangedWeightsOnce) {
         gx[e] = x.grad().to_double_vector();
       }
       if (e == 0) {  // forward and backward-data: one reorder each on the first call, then none
-        const auto after = kernels::cpu::onednn_weight_cache_stats();
+        const auto after = kernels::cpu::onednn_copy_cache_stats();
         EXPECT_LE(after.misses - before.misses, 2) << "step " << step;
         EXPECT_GE(after.hits - before.hits, 2) << "step " << step;
       }
