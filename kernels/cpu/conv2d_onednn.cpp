@@ -32,6 +32,7 @@
 
 #include "core/error.h"
 #include "kernels/conv2d.h"
+#include "kernels/host_cache.h"
 
 namespace kiln::kernels::cpu {
 namespace {
@@ -166,7 +167,8 @@ class ScratchArena {
 //   - in training, the forward's blocked x serves backward-weight, and backward-data's blocked gy
 //     serves backward-weight: two of the six activation-sized reorders of each layer's step.
 // Past kCapBytes the least recently used copies are dropped, their buffers reused for copies of
-// the same size (the next step's activations), so steady-state training allocates nothing.
+// the same size (the next step's activations) or handed to the host block cache
+// (kernels/host_cache.h), so steady-state training takes no fresh pages from the kernel.
 // NOTE: a stale copy is never used: versions come from one counter, so a new tensor allocated
 // where an old one was freed has a version no entry holds.
 class BlockedCopyCache {
@@ -209,22 +211,23 @@ class BlockedCopyCache {
   }
 
  private:
-  struct Free {
-    void operator()(char* p) const { std::free(p); }
+  struct Release {
+    std::size_t bytes;
+    void operator()(char* p) const { host_cache::release(p, bytes); }
   };
   struct Entry {
     const float* plain;
     memory::desc chosen;
     std::size_t bytes;
     std::uint64_t version = 0, last_use = 0;
-    std::unique_ptr<char, Free> data;
+    std::unique_ptr<char, Release> data;
     memory copy;  // `chosen` over data
   };
 
   // A new entry, its buffer taken from the least recently used entries when the cache is full.
   Entry& insert(const float* plain, const memory::desc& chosen, std::size_t bytes,
                 const dnnl::engine& engine) {
-    std::unique_ptr<char, Free> buffer;
+    std::unique_ptr<char, Release> buffer(nullptr, Release{bytes});
     while (bytes_ + bytes > kCapBytes && !entries_.empty()) {
       auto lru = std::min_element(entries_.begin(), entries_.end(), [](auto& a, auto& b) {
         return a.last_use < b.last_use;
@@ -234,7 +237,7 @@ class BlockedCopyCache {
       entries_.erase(lru);
     }
     if (!buffer) {
-      buffer.reset(static_cast<char*>(std::aligned_alloc(kAlign, bytes)));
+      buffer.reset(static_cast<char*>(host_cache::allocate(bytes)));
       KILN_CHECK(buffer, "conv2d: cannot allocate ", bytes, " bytes for a blocked copy");
     }
     memory copy(chosen, engine, buffer.get());
