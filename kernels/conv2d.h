@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kernels/cuda_runtime.h"
@@ -50,6 +51,30 @@ void conv2d_backward_data_onednn(const Conv2dGeometry& g, const float* gy, const
                                  float* gx, const ConvVersions& versions = {});
 void conv2d_backward_weight_onednn(const Conv2dGeometry& g, const float* x, const float* gy,
                                    float* gw, float* gb, const ConvVersions& versions = {});
+
+// Which algorithm the oneDNN convolutions run, per layer.
+//   Auto (the default): Winograd F(4x4, 3x3) where winograd_suits(g), direct elsewhere.
+//   Direct, Winograd: that one for every layer.
+// Wherever oneDNN has no Winograd kernel for a layer (it has them for 3x3 stride-1 f32 on
+// AVX-512 only), the direct one runs. Winograd computes the same convolution with fewer
+// multiplications and a larger rounding error (tests/kernels/conv2d_test.cpp bounds it); every
+// choice is a fixed rule, so runs stay repeatable. Initial value from KILN_CPU_CONV_ALGORITHM
+// (auto, direct or winograd).
+enum class CpuConvAlgorithm { Auto, Direct, Winograd };
+void set_cpu_conv_algorithm(CpuConvAlgorithm algorithm);
+CpuConvAlgorithm cpu_conv_algorithm();
+const char* to_string(CpuConvAlgorithm algorithm);  // "auto", "direct", "winograd"
+// Throws kiln::Error naming the text and the choices when it is none of them.
+CpuConvAlgorithm parse_cpu_conv_algorithm(const char* text);
+// Auto's rule: 3x3, stride 1, at least 64 input and 64 output channels, an output of at least
+// 4x4. On the 2-core AVX-512 EPYC dev machine Winograd ran VGG16's such layers 1.1-2.6x faster in
+// each direction, and 3-7x slower on the 3-channel first layer and the 2x2 maps of block 5.
+bool winograd_suits(const Conv2dGeometry& g);
+bool wants_winograd(const Conv2dGeometry& g, CpuConvAlgorithm algorithm);
+// The oneDNN implementation that runs `g` in `direction` ("forward", "backward_data" or
+// "backward_weight") under the current setting, e.g. "jit_wino_4x3:avx512_core": for tests and
+// profiles. Creates the primitive if it was not yet.
+std::string onednn_conv_implementation(const Conv2dGeometry& g, const char* direction);
 
 // How often the calls found a blocked copy (hits) or made one (misses) since the process started,
 // and the bytes the cache holds now: for tests and profiles.

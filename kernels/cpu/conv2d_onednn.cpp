@@ -1,4 +1,5 @@
-// Convolutions on oneDNN 2.x (v2 API: op descriptor, then primitive descriptor, then primitive).
+// Convolutions on oneDNN 2.x (v2 API: op descriptor, then primitive descriptor, then primitive),
+// direct or Winograd per layer (CpuConvAlgorithm, kernels/conv2d.h).
 // Kiln's tensors are plain NCHW / OIHW, but each primitive is created with format_tag::any for
 // its activations and weights, so oneDNN picks the layout its fastest kernel wants (nChw8c and
 // OIhw8i8o-like blocks on AVX2); the caller's buffers are reordered into that layout before the
@@ -42,12 +43,13 @@ using dnnl::memory;
 using dnnl::prop_kind;
 using Tag = memory::format_tag;
 
-// Every Conv2dGeometry field, then 1 when the primitive has a bias (forward) or a bias gradient.
-using ConvKey = std::array<std::int64_t, 12>;
+// Every Conv2dGeometry field, then 1 when the primitive has a bias (forward) or a bias gradient,
+// then 1 when the setting asks for Winograd (CpuConvAlgorithm, kernels/conv2d.h).
+using ConvKey = std::array<std::int64_t, 13>;
 
-ConvKey key_of(const Conv2dGeometry& g, bool with_bias) {
-  return {g.n, g.c,        g.h,        g.w,     g.k,     g.r,
-          g.s, g.stride_h, g.stride_w, g.pad_h, g.pad_w, with_bias ? 1 : 0};
+ConvKey key_of(const Conv2dGeometry& g, bool with_bias, bool winograd) {
+  return {g.n,     g.c,     g.h,  g.w, g.k, g.r, g.s, g.stride_h, g.stride_w,
+          g.pad_h, g.pad_w, with_bias ? 1 : 0, winograd ? 1 : 0};
 }
 
 std::string describe(const Conv2dGeometry& g) {
@@ -93,9 +95,8 @@ dnnl::primitive_attr user_scratchpad() {
 // Kiln's relu lets NaN through so that a diverging layer, or a weights file holding NaN, stays
 // visible. A test showed it, so core/conv.cpp applies the ReLU in place after the call instead.
 dnnl::convolution_forward::primitive_desc forward_pd(const ConvDescs& d, bool with_bias,
-                                                     const dnnl::engine& engine) {
+                                                     const dnnl::engine& engine, algorithm alg) {
   const auto kind = prop_kind::forward_training;
-  const auto alg = algorithm::convolution_direct;
   if (with_bias)
     return {{kind, alg, d.any_x, d.any_w, d.b, d.any_y, d.strides, d.pad, d.pad},
             user_scratchpad(), engine};
@@ -117,15 +118,30 @@ struct PlanArg {
 
 // A primitive with its arguments, in the order the op's caller passes their buffers.
 struct ConvPlan {
-  ConvPlan(dnnl::primitive primitive, memory::desc scratchpad)
+  ConvPlan(dnnl::primitive primitive, memory::desc scratchpad, std::string implementation)
       : conv(std::move(primitive)),
         scratchpad(std::move(scratchpad)),
-        scratch_bytes(round_up(this->scratchpad.get_size())) {}
+        scratch_bytes(round_up(this->scratchpad.get_size())),
+        implementation(std::move(implementation)) {}
   dnnl::primitive conv;
   memory::desc scratchpad;  // the primitive's own workspace, first in the arena
   std::vector<PlanArg> args;
   std::size_t scratch_bytes;  // scratchpad + every reordered argument, each 64-byte aligned
+  std::string implementation;  // oneDNN's name for the kernel, e.g. "jit_wino_4x3:avx512_core"
 };
+
+// A plan made by `make(alg)`: Winograd first when `winograd`, else or where oneDNN has no
+// Winograd kernel for the layer (it throws "unimplemented"), the direct algorithm.
+template <typename Make>
+ConvPlan with_algorithm(bool winograd, Make make) {
+  if (winograd) {
+    try {
+      return make(algorithm::convolution_winograd);
+    } catch (const dnnl::error&) {
+    }
+  }
+  return make(algorithm::convolution_direct);
+}
 
 void add_arg(ConvPlan& plan, int arg, const memory::desc& plain, const memory::desc& chosen,
              bool output, const dnnl::engine& e) {
@@ -331,23 +347,87 @@ void execute(OnednnConvCache& cache, const ConvPlan& plan,
   }
 }
 
+// The cached plan of each direction for `g` under the current algorithm setting (made on a miss).
+const ConvPlan& forward_plan(OnednnConvCache& cache, const Conv2dGeometry& g, bool with_bias) {
+  const bool winograd = wants_winograd(g, cpu_conv_algorithm());
+  return find_or_make(cache.forward, key_of(g, with_bias, winograd), "conv2d_forward", g, [&] {
+    return with_algorithm(winograd, [&](algorithm alg) {
+      const ConvDescs d(g);
+      const auto pd = forward_pd(d, with_bias, cache.engine, alg);
+      ConvPlan fresh{dnnl::convolution_forward(pd), pd.scratchpad_desc(), pd.impl_info_str()};
+      add_arg(fresh, DNNL_ARG_SRC, d.x, pd.src_desc(), false, cache.engine);
+      add_arg(fresh, DNNL_ARG_WEIGHTS, d.w, pd.weights_desc(), false, cache.engine);
+      if (with_bias) add_arg(fresh, DNNL_ARG_BIAS, d.b, pd.bias_desc(), false, cache.engine);
+      add_arg(fresh, DNNL_ARG_DST, d.y, pd.dst_desc(), true, cache.engine);
+      return fresh;
+    });
+  });
+}
+
+const ConvPlan& backward_data_plan(OnednnConvCache& cache, const Conv2dGeometry& g) {
+  const bool winograd = wants_winograd(g, cpu_conv_algorithm());
+  const char* op = "conv2d_backward_data";
+  return find_or_make(cache.backward_data, key_of(g, false, winograd), op, g, [&] {
+    return with_algorithm(winograd, [&](algorithm alg) {
+      const ConvDescs d(g);
+      const dnnl::convolution_backward_data::primitive_desc pd(
+          {alg, d.any_x, d.any_w, d.any_y, d.strides, d.pad, d.pad}, user_scratchpad(),
+          cache.engine, forward_pd(d, false, cache.engine, alg));
+      ConvPlan fresh{dnnl::convolution_backward_data(pd), pd.scratchpad_desc(),
+                     pd.impl_info_str()};
+      add_arg(fresh, DNNL_ARG_DIFF_DST, d.y, pd.diff_dst_desc(), false, cache.engine);
+      add_arg(fresh, DNNL_ARG_WEIGHTS, d.w, pd.weights_desc(), false, cache.engine);
+      add_arg(fresh, DNNL_ARG_DIFF_SRC, d.x, pd.diff_src_desc(), true, cache.engine);
+      return fresh;
+    });
+  });
+}
+
+const ConvPlan& backward_weight_plan(OnednnConvCache& cache, const Conv2dGeometry& g,
+                                     bool with_bias) {
+  const bool winograd = wants_winograd(g, cpu_conv_algorithm());
+  const char* op = "conv2d_backward_weight";
+  return find_or_make(cache.backward_weights, key_of(g, with_bias, winograd), op, g, [&] {
+    return with_algorithm(winograd, [&](algorithm alg) {
+      const ConvDescs d(g);
+      const auto desc =
+          with_bias ? dnnl::convolution_backward_weights::desc(alg, d.any_x, d.any_w, d.b,
+                                                               d.any_y, d.strides, d.pad, d.pad)
+                    : dnnl::convolution_backward_weights::desc(alg, d.any_x, d.any_w, d.any_y,
+                                                               d.strides, d.pad, d.pad);
+      const dnnl::convolution_backward_weights::primitive_desc pd(
+          desc, user_scratchpad(), cache.engine, forward_pd(d, with_bias, cache.engine, alg));
+      ConvPlan fresh{dnnl::convolution_backward_weights(pd), pd.scratchpad_desc(),
+                     pd.impl_info_str()};
+      add_arg(fresh, DNNL_ARG_SRC, d.x, pd.src_desc(), false, cache.engine);
+      add_arg(fresh, DNNL_ARG_DIFF_DST, d.y, pd.diff_dst_desc(), false, cache.engine);
+      add_arg(fresh, DNNL_ARG_DIFF_WEIGHTS, d.w, pd.diff_weights_desc(), true, cache.engine);
+      if (with_bias)
+        add_arg(fresh, DNNL_ARG_DIFF_BIAS, d.b, pd.diff_bias_desc(), true, cache.engine);
+      return fresh;
+    });
+  });
+}
+
 }  // namespace
+
+std::string onednn_conv_implementation(const Conv2dGeometry& g, const char* direction) {
+  auto& cache = OnednnConvCache::instance();
+  const std::lock_guard<std::mutex> lock(cache.mutex);
+  const std::string d = direction;
+  if (d == "forward") return forward_plan(cache, g, false).implementation;
+  if (d == "backward_data") return backward_data_plan(cache, g).implementation;
+  if (d == "backward_weight") return backward_weight_plan(cache, g, false).implementation;
+  KILN_FAIL("onednn_conv_implementation: unknown direction '", direction,
+            "' (forward, backward_data or backward_weight)");
+}
 
 void conv2d_forward_onednn(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
                            float* y, const ConvVersions& versions) {
   auto& cache = OnednnConvCache::instance();
   const std::lock_guard<std::mutex> lock(cache.mutex);
   const bool with_bias = b != nullptr;
-  const auto& plan = find_or_make(cache.forward, key_of(g, with_bias), "conv2d_forward", g, [&] {
-    const ConvDescs d(g);
-    const auto pd = forward_pd(d, with_bias, cache.engine);
-    ConvPlan fresh{dnnl::convolution_forward(pd), pd.scratchpad_desc()};
-    add_arg(fresh, DNNL_ARG_SRC, d.x, pd.src_desc(), false, cache.engine);
-    add_arg(fresh, DNNL_ARG_WEIGHTS, d.w, pd.weights_desc(), false, cache.engine);
-    if (with_bias) add_arg(fresh, DNNL_ARG_BIAS, d.b, pd.bias_desc(), false, cache.engine);
-    add_arg(fresh, DNNL_ARG_DST, d.y, pd.dst_desc(), true, cache.engine);
-    return fresh;
-  });
+  const auto& plan = forward_plan(cache, g, with_bias);
   if (with_bias)
     execute(cache, plan, {x, w, b, y}, "conv2d_forward", g, {versions.x, versions.w});
   else
@@ -358,19 +438,8 @@ void conv2d_backward_data_onednn(const Conv2dGeometry& g, const float* gy, const
                                  float* gx, const ConvVersions& versions) {
   auto& cache = OnednnConvCache::instance();
   const std::lock_guard<std::mutex> lock(cache.mutex);
-  const char* op = "conv2d_backward_data";
-  const auto& plan = find_or_make(cache.backward_data, key_of(g, false), op, g, [&] {
-    const ConvDescs d(g);
-    const dnnl::convolution_backward_data::primitive_desc pd(
-        {algorithm::convolution_direct, d.any_x, d.any_w, d.any_y, d.strides, d.pad, d.pad},
-        user_scratchpad(), cache.engine, forward_pd(d, false, cache.engine));
-    ConvPlan fresh{dnnl::convolution_backward_data(pd), pd.scratchpad_desc()};
-    add_arg(fresh, DNNL_ARG_DIFF_DST, d.y, pd.diff_dst_desc(), false, cache.engine);
-    add_arg(fresh, DNNL_ARG_WEIGHTS, d.w, pd.weights_desc(), false, cache.engine);
-    add_arg(fresh, DNNL_ARG_DIFF_SRC, d.x, pd.diff_src_desc(), true, cache.engine);
-    return fresh;
-  });
-  execute(cache, plan, {gy, w, gx}, op, g, {versions.gy, versions.w});
+  execute(cache, backward_data_plan(cache, g), {gy, w, gx}, "conv2d_backward_data", g,
+          {versions.gy, versions.w});
 }
 
 void conv2d_backward_weight_onednn(const Conv2dGeometry& g, const float* x, const float* gy,
@@ -379,24 +448,7 @@ void conv2d_backward_weight_onednn(const Conv2dGeometry& g, const float* x, cons
   const std::lock_guard<std::mutex> lock(cache.mutex);
   const char* op = "conv2d_backward_weight";
   const bool with_bias = gb != nullptr;
-  const auto& plan = find_or_make(cache.backward_weights, key_of(g, with_bias), op, g, [&] {
-    const ConvDescs d(g);
-    const auto alg = algorithm::convolution_direct;
-    const auto desc =
-        with_bias ? dnnl::convolution_backward_weights::desc(alg, d.any_x, d.any_w, d.b, d.any_y,
-                                                             d.strides, d.pad, d.pad)
-                  : dnnl::convolution_backward_weights::desc(alg, d.any_x, d.any_w, d.any_y,
-                                                             d.strides, d.pad, d.pad);
-    const dnnl::convolution_backward_weights::primitive_desc pd(
-        desc, user_scratchpad(), cache.engine, forward_pd(d, with_bias, cache.engine));
-    ConvPlan fresh{dnnl::convolution_backward_weights(pd), pd.scratchpad_desc()};
-    add_arg(fresh, DNNL_ARG_SRC, d.x, pd.src_desc(), false, cache.engine);
-    add_arg(fresh, DNNL_ARG_DIFF_DST, d.y, pd.diff_dst_desc(), false, cache.engine);
-    add_arg(fresh, DNNL_ARG_DIFF_WEIGHTS, d.w, pd.diff_weights_desc(), true, cache.engine);
-    if (with_bias)
-      add_arg(fresh, DNNL_ARG_DIFF_BIAS, d.b, pd.diff_bias_desc(), true, cache.engine);
-    return fresh;
-  });
+  const auto& plan = backward_weight_plan(cache, g, with_bias);
   if (with_bias)
     execute(cache, plan, {x, gy, gw, gb}, op, g, {versions.x, versions.gy});
   else

@@ -12,6 +12,7 @@
 #include <tuple>
 #include <vector>
 
+#include "core/error.h"
 #include "kernels/conv2d.h"
 #include "tests/support/test_data.h"
 
@@ -330,6 +331,122 @@ INSTANTIATE_TEST_SUITE_P(Geometries, Conv2dAdjoint, ::testing::ValuesIn(kCases),
                          [](const ::testing::TestParamInfo<ConvCase>& info) {
                            return std::string(info.param.name);
                          });
+
+// ---------------------------------------------------------------------------------------------
+// Winograd (CpuConvAlgorithm). F(4x4, 3x3) transforms each 6x6 input tile and 3x3 filter, multiplies
+// in the transformed domain and transforms back; the transforms' constants scale the rounding
+// error of every product, so the error is that of a direct sum times a constant, measured here
+// against the exact (double reference) result rather than against float's own rounding.
+//
+// The worst |winograd - exact| / (eps * sqrt(L) * (|exact| + rms(exact))) over these cases was
+// 2.0 (y), 1.7 (gx), 2.8 (gw) and 0.4 (gb) on the AVX-512 dev machine (the test records each as a
+// property); 16 keeps a wide margin, while a wrong tile or a dropped transform term errs by order
+// 1 relative (about 10^5 times the bound) and still fails.
+constexpr double kWinogradSlack = 16.0;
+
+template <typename Ref>
+void expect_close_to_exact(const std::vector<double>& exact, const std::vector<float>& got,
+                           std::int64_t L, const char* what, Ref&& name) {
+  ASSERT_EQ(exact.size(), got.size()) << what;
+  double sq = 0;
+  for (double v : exact) sq += v * v;
+  const double rms = std::sqrt(sq / double(exact.size()));
+  const double eps = std::numeric_limits<float>::epsilon();
+  double worst = 0;
+  for (std::size_t i = 0; i < exact.size(); ++i) {
+    const double scale = eps * std::sqrt(double(L)) * (std::abs(exact[i]) + rms);
+    worst = std::max(worst, std::abs(exact[i] - got[i]) / scale);
+  }
+  EXPECT_LE(worst, kWinogradSlack) << name << " " << what << ": worst error / bound";
+  ::testing::Test::RecordProperty(std::string(what) + "_worst_ratio", std::to_string(worst));
+}
+
+std::vector<float> to_floats(const std::vector<double>& v) { return {v.begin(), v.end()}; }
+
+class Conv2dWinograd : public ::testing::TestWithParam<ConvCase> {
+ protected:
+  void SetUp() override {
+    saved_ = cpu_conv_algorithm();
+    set_cpu_conv_algorithm(CpuConvAlgorithm::Winograd);
+    const std::string impl = onednn_conv_implementation(GetParam().g, "forward");
+    if (impl.find("wino") == std::string::npos)
+      GTEST_SKIP() << "oneDNN has no Winograd kernel for this layer on this CPU (it needs AVX-512); "
+                   << "it runs " << impl;
+  }
+  void TearDown() override { set_cpu_conv_algorithm(saved_); }
+  CpuConvAlgorithm saved_ = CpuConvAlgorithm::Auto;
+};
+
+TEST_P(Conv2dWinograd, AllThreeDirectionsMatchTheExactResult) {
+  const Conv2dGeometry& g = GetParam().g;
+  for (const char* direction : {"forward", "backward_data", "backward_weight"})
+    EXPECT_NE(onednn_conv_implementation(g, direction).find("wino"), std::string::npos)
+        << direction << " runs " << onednn_conv_implementation(g, direction);
+  const auto x = random_doubles(x_size(g), 71), w = random_doubles(w_size(g), 72);
+  const auto b = random_doubles(g.k, 73), gy = random_doubles(y_size(g), 74);
+  std::vector<double> y(y_size(g)), gx(x_size(g)), gw(w_size(g)), gb(g.k);
+  conv2d_forward_reference(g, x.data(), w.data(), b.data(), y.data());
+  conv2d_backward_data_reference(g, gy.data(), w.data(), gx.data());
+  conv2d_backward_weight_reference(g, x.data(), gy.data(), gw.data(), gb.data());
+  const auto xf = to_floats(x), wf = to_floats(w), bf = to_floats(b), gyf = to_floats(gy);
+  std::vector<float> yf(y_size(g), kSentinelB), gxf(x_size(g), kSentinelB);
+  std::vector<float> gwf(w_size(g), kSentinelB), gbf(g.k, kSentinelB);
+  conv2d_forward_onednn(g, xf.data(), wf.data(), bf.data(), yf.data());
+  conv2d_backward_data_onednn(g, gyf.data(), wf.data(), gxf.data());
+  conv2d_backward_weight_onednn(g, xf.data(), gyf.data(), gwf.data(), gbf.data());
+  const char* name = GetParam().name;
+  expect_close_to_exact(y, yf, g.c * g.r * g.s, "y", name);
+  expect_close_to_exact(gx, gxf, g.k * g.r * g.s, "gx", name);
+  expect_close_to_exact(gw, gwf, g.n * g.p() * g.q(), "gw", name);
+  expect_close_to_exact(gb, gbf, g.n * g.p() * g.q(), "gb", name);
+}
+
+// VGG's Winograd layers at small sizes: the shapes Auto gives Winograd, and an odd map (7x7: a
+// partial 4x4 output tile) and a batch of one.
+const ConvCase kWinogradCases[] = {
+    {"Vgg64to64Map8", {2, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1}},
+    {"Vgg128to256Map4", {3, 128, 4, 4, 256, 3, 3, 1, 1, 1, 1}},
+    {"Vgg64to128Map7Batch1", {1, 64, 7, 7, 128, 3, 3, 1, 1, 1, 1}},
+};
+INSTANTIATE_TEST_SUITE_P(Geometries, Conv2dWinograd, ::testing::ValuesIn(kWinogradCases),
+                         [](const ::testing::TestParamInfo<ConvCase>& info) {
+                           return std::string(info.param.name);
+                         });
+
+// Auto's rule, on VGG16's own layers at 32x32 (block, channels in, channels out, map side).
+TEST(Conv2dAlgorithm, AutoGivesWinogradToVggsWideLayersWithMapsOfFourOrMore) {
+  auto vgg = [](std::int64_t c, std::int64_t k, std::int64_t side) {
+    return Conv2dGeometry{64, c, side, side, k, 3, 3, 1, 1, 1, 1};
+  };
+  EXPECT_FALSE(winograd_suits(vgg(3, 64, 32)));  // block 1's first layer: 3 channels
+  EXPECT_TRUE(winograd_suits(vgg(64, 64, 32)));
+  EXPECT_TRUE(winograd_suits(vgg(128, 256, 8)));
+  EXPECT_TRUE(winograd_suits(vgg(512, 512, 4)));
+  EXPECT_FALSE(winograd_suits(vgg(512, 512, 2)));  // block 5: a 2x2 map
+  EXPECT_FALSE(winograd_suits({64, 64, 32, 32, 64, 3, 3, 2, 2, 1, 1}));  // stride 2
+  EXPECT_FALSE(winograd_suits({64, 64, 32, 32, 64, 5, 5, 1, 1, 2, 2}));  // 5x5
+  EXPECT_TRUE(wants_winograd(vgg(3, 64, 32), CpuConvAlgorithm::Winograd));
+  EXPECT_FALSE(wants_winograd(vgg(64, 64, 32), CpuConvAlgorithm::Direct));
+  EXPECT_EQ(parse_cpu_conv_algorithm("winograd"), CpuConvAlgorithm::Winograd);
+  EXPECT_EQ(std::string(to_string(parse_cpu_conv_algorithm("direct"))), "direct");
+  EXPECT_THROW(parse_cpu_conv_algorithm("fft"), Error);
+}
+
+// A layer oneDNN has no Winograd kernel for (5x5) runs direct even when Winograd is forced.
+TEST(Conv2dAlgorithm, ForcedWinogradFallsBackToDirectWhereOneDnnHasNone) {
+  const CpuConvAlgorithm saved = cpu_conv_algorithm();
+  set_cpu_conv_algorithm(CpuConvAlgorithm::Winograd);
+  const Conv2dGeometry g{1, 3, 11, 9, 4, 5, 5, 2, 2, 2, 2};
+  const std::string impl = onednn_conv_implementation(g, "forward");
+  EXPECT_EQ(impl.find("wino"), std::string::npos) << impl;
+  const auto x = random_floats(x_size(g), 81), w = random_floats(w_size(g), 82);
+  std::vector<float> y_ref(y_size(g), kSentinelA), y_dnn(y_size(g), kSentinelB);
+  conv2d_forward_reference(g, x.data(), w.data(), static_cast<const float*>(nullptr),
+                           y_ref.data());
+  conv2d_forward_onednn(g, x.data(), w.data(), nullptr, y_dnn.data());
+  set_cpu_conv_algorithm(saved);
+  expect_close(y_ref, y_dnn, g.c * g.r * g.s, "y");
+}
 
 // ---------------------------------------------------------------------------------------------
 // The primitive cache is shared by every thread; callers of different geometries at once must
