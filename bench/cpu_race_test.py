@@ -66,6 +66,19 @@ class CpuRaceTest(unittest.TestCase):
         self.assertIn("| base forward | 125 GFLOP/s = 84% |", text)
         self.assertIn("Peer not run: /usr/bin/python3: not installed.", text)
 
+    def test_kiln_direct_is_a_column_but_never_the_fastest_peer(self):
+        args = argparse.Namespace(threads=2, rounds=3, reps=5)
+        peers = [{"name": "PyTorch 2.15 (PyPI)"}]
+        rounds = made_up_rounds()
+        for r, v in zip(rounds, (500, 510, 490)):  # faster than Kiln: must not count as a peer
+            r[cpu_race.KILN_DIRECT] = {"forward": v, "train_step": 1, "train_step_frozen_base": 1}
+        text = cpu_race.report(args, peers, [], rounds, {"PyTorch 2.15 (PyPI)": [150.0]}, [], "",
+                               kiln_direct=True)
+        # forward: Kiln 200 against PyTorch's 160: 1.25x; the direct column's 500 is shown only.
+        self.assertIn("| base forward | 200.0 (180-260) | 500.0 (490-510) | 160.0 (150-170) | "
+                      "PyTorch 2.15 (PyPI) | **1.25x** |", text)
+        self.assertIn("Winograd", text)
+
 
 if __name__ == "__main__":
     unittest.main()
