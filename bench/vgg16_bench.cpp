@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "core/autograd.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "core/functions.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda_runtime.h"

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <new>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/host_cache.h"
 #include "kernels/device_memory.h"
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/dtype.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "core/shape.h"
 #include "core/storage.h"
 

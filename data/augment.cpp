@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/affine_sample.h"
 
 namespace kiln {

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <memory>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace kiln {
 

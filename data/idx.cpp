@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "data/file_bytes.h"
 #include "data/gzip.h"
 

@@ -13,7 +13,7 @@
 #include <jerror.h>
 // clang-format on
 
-#include "core/error.h"
+#include "base/error.h"
 #include "data/file_bytes.h"
 
 namespace kiln {

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "data/resize.h"
 
 namespace kiln {

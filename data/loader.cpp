@@ -4,7 +4,7 @@
 #include <numeric>
 #include <utility>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "data/preprocess.h"
 #include "data/shuffle.h"
 

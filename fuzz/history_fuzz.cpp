@@ -5,7 +5,7 @@
 #include <string>
 
 #include "apps/cifar10/history.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "fuzz/support/fuzz_files.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

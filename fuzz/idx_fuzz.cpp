@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "apps/cifar10/dataset_source.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "data/idx.h"
 #include "fuzz/support/fuzz_files.h"
 

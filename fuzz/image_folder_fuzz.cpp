@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "apps/cifar10/dataset_source.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "fuzz/support/fuzz_files.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "fuzz/support/fuzz_files.h"
 #include "weights/model_weights.h"
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "apps/cifar10/model_file.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "fuzz/support/fuzz_files.h"
 #include "weights/model_weights.h"
 

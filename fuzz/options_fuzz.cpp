@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "apps/cifar10/options.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "fuzz/support/fuzz_files.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

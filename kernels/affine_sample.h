@@ -16,7 +16,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "kernels/random_bits.h"  // KILN_HOST_DEVICE
+#include "base/host_device.h"
 
 namespace kiln::kernels {
 

@@ -19,7 +19,7 @@
 #include <cstdint>
 
 #include "kernels/conv2d.h"
-#include "kernels/random_bits.h"  // KILN_HOST_DEVICE
+#include "base/host_device.h"
 
 namespace kiln::kernels {
 

@@ -26,7 +26,7 @@
 #include <cstddef>
 #include <cstring>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace kiln::kernels {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "core/autograd.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/cuda_fill.h"
 #include "kernels/elementwise.h"
 #include "kernels/nccl.h"

@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "optim/adam.h"
 #include "optim/sgd.h"
 #include "weights/hdf5.h"

@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace kiln {
 

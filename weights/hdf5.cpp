@@ -9,7 +9,7 @@
 #include <fstream>
 #include <type_traits>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "weights/hdf5_survey.h"
 #include "weights/durable_file.h"
 

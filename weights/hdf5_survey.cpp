@@ -19,7 +19,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "weights/hdf5.h"
 
 // Sanitizer runtimes define this; elsewhere it is null (a weak reference).

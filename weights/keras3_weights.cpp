@@ -4,7 +4,7 @@
 #include <cctype>
 #include <set>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace kiln {
 

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <memory>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "weights/durable_file.h"
 #include "weights/keras3_weights.h"
 

@@ -5,7 +5,7 @@
 #include <optional>
 #include <set>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "weights/keras3_weights.h"
 
 namespace kiln {

@@ -5,7 +5,7 @@
 #include <optional>
 #include <set>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "layers/conv2d.h"
 #include "layers/dense.h"
 #include "layers/dropout.h"

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "core/random.h"
 #include "data/cifar10.h"
 #include "data/idx.h"

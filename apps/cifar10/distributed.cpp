@@ -1,7 +1,7 @@
 #include "apps/cifar10/distributed.h"
 
 #include "apps/cifar10/options.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/comm.h"
 
 namespace kiln::app {

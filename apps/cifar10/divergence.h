@@ -15,7 +15,7 @@
 
 #include <string>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "core/tensor.h"
 #include "layers/module.h"
 

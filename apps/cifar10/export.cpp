@@ -4,7 +4,7 @@
 
 #include "apps/cifar10/commands.h"
 #include "apps/cifar10/model_file.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "data/preprocess.h"
 #include "weights/onnx_export.h"
 

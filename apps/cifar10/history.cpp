@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "apps/cifar10/text_file.h"
-#include "core/error.h"
+#include "base/error.h"
 
 namespace kiln::app {
 

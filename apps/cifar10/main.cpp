@@ -19,7 +19,7 @@
 #include "apps/cifar10/error_line.h"
 #include "apps/cifar10/divergence.h"
 #include "apps/cifar10/options.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/comm.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda_runtime.h"

@@ -9,7 +9,7 @@
 #include "apps/cifar10/device.h"
 #include "apps/cifar10/keras_config.h"
 #include "apps/cifar10/options.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "data/cifar10.h"
 #include "layers/dropout.h"
 #include "layers/vgg16.h"

@@ -1,6 +1,6 @@
 #include "apps/cifar10/options.h"
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace kiln::app {
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "apps/plot/chart.h"
-#include "core/error.h"
+#include "base/error.h"
 
 namespace kiln::app {
 namespace {

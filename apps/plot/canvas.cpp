@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "weights/durable_file.h"
 
 namespace kiln::plot {

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <limits>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace kiln::plot {
 namespace {

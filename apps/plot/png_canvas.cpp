@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "apps/plot/canvas.h"
-#include "core/error.h"
+#include "base/error.h"
 
 #if KILN_WITH_CAIRO
 #include <cairo.h>

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "apps/plot/canvas.h"
-#include "core/error.h"
+#include "base/error.h"
 
 namespace kiln::plot {
 namespace {

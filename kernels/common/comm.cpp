@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/nccl.h"
 
 #if KILN_WITH_MPI

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/cuda_runtime.h"
 
 namespace kiln::kernels::cuda {

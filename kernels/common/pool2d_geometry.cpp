@@ -1,7 +1,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/pool2d.h"
 
 namespace kiln::kernels {

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/affine_sample.h"
 
 namespace kiln::kernels::cpu {

@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/conv2d.h"
 
 namespace kiln::kernels::cpu {

@@ -31,7 +31,7 @@
 
 #include <dnnl.hpp>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/conv2d.h"
 #include "kernels/host_cache.h"
 

@@ -8,7 +8,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace kiln::kernels::cpu {
 

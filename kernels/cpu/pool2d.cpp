@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/pool2d.h"
 
 namespace kiln::kernels::cpu {

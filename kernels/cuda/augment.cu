@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/augment.h"
 #include "kernels/cuda/augment_kernels.cuh"
 #include "kernels/cuda/check.h"

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/bias.h"
 #include "kernels/cuda/bias_kernels.cuh"
 #include "kernels/cuda/check.h"

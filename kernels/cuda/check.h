@@ -9,7 +9,7 @@
 
 #include <cstdio>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace kiln::kernels::cuda::detail {
 

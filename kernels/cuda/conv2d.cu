@@ -41,7 +41,7 @@
 #include <tuple>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/conv_algorithms.h"

@@ -7,7 +7,7 @@
 // y = bias (or 0), K == 0 gives gx = 0 and N == 0 gives gw = 0 (and gb = 0 below).
 #include <cstdint>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/bias.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda/check.h"

@@ -31,7 +31,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/device_memory.h"

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/cuda/dropout_kernels.cuh"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/stream_launch.h"

@@ -3,7 +3,7 @@
 #include <climits>
 #include <cstdint>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/cuda/implicit_gemm.cuh"
 #include "kernels/cuda/runtime.h"
 #include "kernels/gemm.h"

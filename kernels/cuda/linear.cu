@@ -14,7 +14,7 @@
 #include <climits>
 #include <cstdint>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/linear_kernels.cuh"
 #include "kernels/cuda/runtime.h"

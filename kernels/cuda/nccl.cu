@@ -13,7 +13,7 @@
 #include <cstdio>
 #include <string>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/comm.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/runtime.h"

@@ -3,7 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/batch_upload.h"
 #include "kernels/cuda_fill.h"
 #include "kernels/device_memory.h"

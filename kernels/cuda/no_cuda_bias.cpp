@@ -2,7 +2,7 @@
 // no nvcc): each throws, naming itself and the reason, and never falls back to the CPU.
 #include <cstdint>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/bias.h"
 
 namespace kiln::kernels::cuda {

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda_runtime.h"
 #include "kernels/gemm.h"

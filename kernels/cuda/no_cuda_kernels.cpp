@@ -2,7 +2,7 @@
 // or no nvcc): every one throws, naming itself and the reason, and never falls back to the CPU.
 #include <cstdint>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/augment.h"
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"

@@ -1,7 +1,7 @@
 // kernels/nccl.h for builds without the CUDA backend: there is no GPU to select and no NCCL, so a
 // job's gradients go through the host (optim/gradient_sync.h); a collective asked for in a world
 // of more than one says why it cannot be.
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/comm.h"
 #include "kernels/nccl.h"
 

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/optim_kernels.cuh"
 #include "kernels/cuda/runtime.h"

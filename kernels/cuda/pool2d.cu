@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/cuda/pool2d_kernels.cuh"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/stream_launch.h"

@@ -8,7 +8,7 @@
 #include <atomic>
 #include <memory>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/device_memory.h"

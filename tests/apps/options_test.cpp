@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "apps/cifar10/history.h"
-#include "core/error.h"
+#include "base/error.h"
 
 namespace kiln::app {
 namespace {

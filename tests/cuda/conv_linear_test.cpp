@@ -29,7 +29,7 @@
 #include <tuple>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda_fill.h"
 #include "kernels/cuda_runtime.h"

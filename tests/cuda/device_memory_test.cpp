@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/cuda_fill.h"
 #include "tests/cuda/cuda_test.h"
 #include "tests/support/test_data.h"

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/augment.h"
 #include "kernels/device_memory.h"
 #include "kernels/dropout.h"

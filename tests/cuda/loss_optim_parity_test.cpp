@@ -23,7 +23,7 @@
 #include <limits>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/device_memory.h"
 #include "kernels/loss.h"
 #include "kernels/optim.h"

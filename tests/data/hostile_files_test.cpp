@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "data/idx.h"
 #include "data/image_folder.h"
 #include "test_files.h"

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "data/resize.h"
 #include "test_files.h"
 

@@ -11,7 +11,7 @@
 #include <thread>
 #include <type_traits>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "data/preprocess.h"
 
 namespace kiln {

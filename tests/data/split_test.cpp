@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <set>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "data/shuffle.h"
 
 namespace kiln {

@@ -20,7 +20,7 @@
 #include <jpeglib.h>  // after <cstdio>: it needs FILE
 // clang-format on
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace kiln::test {
 

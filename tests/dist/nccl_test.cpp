@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "core/functions.h"
 #include "core/random.h"
 #include "kernels/comm.h"

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "core/random.h"
 #include "data/augment.h"
 #include "data/preprocess.h"

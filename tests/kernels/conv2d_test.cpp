@@ -12,7 +12,7 @@
 #include <tuple>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/conv2d.h"
 #include "tests/support/test_data.h"
 

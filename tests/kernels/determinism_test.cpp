@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/cuda_runtime.h"
 #include "tests/support/error_of.h"
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "kernels/optim.h"
 #include "tests/support/test_data.h"
 

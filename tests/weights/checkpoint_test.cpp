@@ -7,7 +7,7 @@
 
 #include <cmath>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "core/functions.h"
 #include "layers/conv2d.h"
 #include "layers/dense.h"

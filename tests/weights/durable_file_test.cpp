@@ -13,7 +13,7 @@
 #include <fstream>
 #include <set>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "tests/weights/keras_files.h"
 #include "weights/hdf5.h"
 

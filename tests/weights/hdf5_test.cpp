@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "tests/support/error_of.h"
 #include "tests/weights/keras_files.h"
 

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "tests/support/error_of.h"
 #include "tests/support/scoped_env.h"
 #include "tests/weights/keras_files.h"

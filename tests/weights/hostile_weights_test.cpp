@@ -6,7 +6,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "tests/support/error_of.h"
 #include "tests/weights/keras_files.h"
 #include "weights/keras_weights.h"

@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "tests/support/error_of.h"
 #include "tests/weights/keras_files.h"
 

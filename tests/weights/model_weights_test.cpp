@@ -10,7 +10,7 @@
 #include <chrono>
 #include <cmath>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "layers/conv2d.h"
 #include "layers/dense.h"
 #include "layers/dropout.h"

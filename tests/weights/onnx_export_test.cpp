@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "core/autograd.h"
-#include "core/error.h"
+#include "base/error.h"
 #include "core/functions.h"
 #include "core/random.h"
 #include "data/preprocess.h"
