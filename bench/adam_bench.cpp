@@ -161,25 +161,32 @@ void multi_tensor_step(DeviceAdamState& d) {
 
 void register_gpu() {
   const std::string group = "adam/vgg16_32px/gpu";
-  benchmark::RegisterBenchmark((group + "/per_tensor").c_str(), [group](benchmark::State& st) {
-    const AdamState host = AdamState::random(11);
-    AdamState ref = host;
-    reference_step(ref);
-    DeviceAdamState d(host);
-    per_tensor_step(d);
-    if (!verify_step(st, d.download(), ref, "cuda::adam_update per tensor")) return;
-    gpu::run(st, [&] { per_tensor_step(d); }, adam_work(), {group, true});
-  })->UseManualTime()->Iterations(gpu::iterations());
-  benchmark::RegisterBenchmark((group + "/kiln_multi_tensor").c_str(), [group](
-                                                                           benchmark::State& st) {
-    const AdamState host = AdamState::random(12);
-    AdamState ref = host;
-    reference_step(ref);
-    DeviceAdamState d(host);
-    multi_tensor_step(d);
-    if (!verify_step(st, d.download(), ref, "cuda::adam_update_multi")) return;
-    gpu::run(st, [&] { multi_tensor_step(d); }, adam_work(), {group, false});
-  })->UseManualTime()->Iterations(gpu::iterations());
+  benchmark::RegisterBenchmark(
+      (group + "/per_tensor").c_str(),
+      [group](benchmark::State& st) {
+        const AdamState host = AdamState::random(11);
+        AdamState ref = host;
+        reference_step(ref);
+        DeviceAdamState d(host);
+        per_tensor_step(d);
+        if (!verify_step(st, d.download(), ref, "cuda::adam_update per tensor")) return;
+        gpu::run(st, [&] { per_tensor_step(d); }, adam_work(), {group, true});
+      })
+      ->UseManualTime()
+      ->Iterations(gpu::iterations());
+  benchmark::RegisterBenchmark(
+      (group + "/kiln_multi_tensor").c_str(),
+      [group](benchmark::State& st) {
+        const AdamState host = AdamState::random(12);
+        AdamState ref = host;
+        reference_step(ref);
+        DeviceAdamState d(host);
+        multi_tensor_step(d);
+        if (!verify_step(st, d.download(), ref, "cuda::adam_update_multi")) return;
+        gpu::run(st, [&] { multi_tensor_step(d); }, adam_work(), {group, false});
+      })
+      ->UseManualTime()
+      ->Iterations(gpu::iterations());
 }
 #endif
 

@@ -122,19 +122,23 @@ void register_gpu(const AugmentCase& c) {
   const std::string group = "augment_preprocess/" + c.name + "/gpu";
   // The transforms go up from a host array inside the call, as they do in training: that copy is
   // part of the op and of its time.
-  benchmark::RegisterBenchmark((group + "/kiln").c_str(), [c, group](benchmark::State& st) {
-    const Batch b = random_batch(c, 11);
-    const std::vector<float> ref = reference(c, b);
-    gpu::Buffer<std::uint8_t> images(b.images);
-    gpu::Buffer<float> out(ref.size(), -9.f);
-    const auto launch = [&] {
-      kernels::cuda::augment_preprocess(c.n, c.hw, c.hw, images.get(), b.transforms.data(),
-                                        out.get());
-    };
-    launch();
-    if (!verify(st, out.download(), ref, 0, kTol, "cuda::augment_preprocess")) return;
-    gpu::run(st, launch, augment_work(c), {group, false});
-  })->UseManualTime()->Iterations(gpu::iterations());
+  benchmark::RegisterBenchmark(
+      (group + "/kiln").c_str(),
+      [c, group](benchmark::State& st) {
+        const Batch b = random_batch(c, 11);
+        const std::vector<float> ref = reference(c, b);
+        gpu::Buffer<std::uint8_t> images(b.images);
+        gpu::Buffer<float> out(ref.size(), -9.f);
+        const auto launch = [&] {
+          kernels::cuda::augment_preprocess(c.n, c.hw, c.hw, images.get(), b.transforms.data(),
+                                            out.get());
+        };
+        launch();
+        if (!verify(st, out.download(), ref, 0, kTol, "cuda::augment_preprocess")) return;
+        gpu::run(st, launch, augment_work(c), {group, false});
+      })
+      ->UseManualTime()
+      ->Iterations(gpu::iterations());
 }
 #endif
 
@@ -160,41 +164,47 @@ void time_wall(benchmark::State& st, const std::function<void()>& step, const Au
 
 void register_input_step(const AugmentCase& c) {
   const std::string group = "input_step/" + c.name + "/gpu";
-  benchmark::RegisterBenchmark((group + "/cpu_augment_float_upload").c_str(),
-                               [c, group](benchmark::State& st) {
-    const Batch b = random_batch(c, 21);
-    const std::vector<float> ref = reference(c, b);
-    std::vector<float> host(ref.size());
-    gpu::Buffer<float> out(ref.size(), -9.f);
-    const auto step = [&] {
-      kernels::cpu::augment_preprocess(c.n, c.hw, c.hw, b.images.data(), b.transforms.data(),
-                                       host.data());
-      kernels::cuda::copy_host_to_device(out.get(), host.data(), host.size() * sizeof(float));
-    };
-    step();
-    if (!verify(st, out.download(), ref, 0, kTol, "CPU input + upload")) return;
-    time_wall(st, step, c, {group, true});
-  })->UseManualTime()->Iterations(gpu::iterations());
-  benchmark::RegisterBenchmark((group + "/kiln_uint8_upload_fused").c_str(),
-                               [c, group](benchmark::State& st) {
-    const Batch b = random_batch(c, 22);
-    const std::vector<float> ref = reference(c, b);
-    kiln::Batch batch;  // what the loader hands out with BatchForm::Pixels
-    batch.pixels = b.images;
-    batch.transforms = b.params;
-    batch.indices.resize(static_cast<std::size_t>(c.n));
-    batch.height = batch.width = c.hw;
-    GpuInput input(c.n, c.hw, c.hw);
-    Tensor x;
-    const auto step = [&] {
-      input.stage(batch);
-      x = input.images(batch);
-      kernels::cuda::synchronize();
-    };
-    step();
-    if (!verify(st, x.to_vector<float>(), ref, 0, kTol, "GpuInput")) return;
-    time_wall(st, step, c, {group, false});
-  })->UseManualTime()->Iterations(gpu::iterations());
+  benchmark::RegisterBenchmark(
+      (group + "/cpu_augment_float_upload").c_str(),
+      [c, group](benchmark::State& st) {
+        const Batch b = random_batch(c, 21);
+        const std::vector<float> ref = reference(c, b);
+        std::vector<float> host(ref.size());
+        gpu::Buffer<float> out(ref.size(), -9.f);
+        const auto step = [&] {
+          kernels::cpu::augment_preprocess(c.n, c.hw, c.hw, b.images.data(), b.transforms.data(),
+                                           host.data());
+          kernels::cuda::copy_host_to_device(out.get(), host.data(), host.size() * sizeof(float));
+        };
+        step();
+        if (!verify(st, out.download(), ref, 0, kTol, "CPU input + upload")) return;
+        time_wall(st, step, c, {group, true});
+      })
+      ->UseManualTime()
+      ->Iterations(gpu::iterations());
+  benchmark::RegisterBenchmark(
+      (group + "/kiln_uint8_upload_fused").c_str(),
+      [c, group](benchmark::State& st) {
+        const Batch b = random_batch(c, 22);
+        const std::vector<float> ref = reference(c, b);
+        kiln::Batch batch;  // what the loader hands out with BatchForm::Pixels
+        batch.pixels = b.images;
+        batch.transforms = b.params;
+        batch.indices.resize(static_cast<std::size_t>(c.n));
+        batch.height = batch.width = c.hw;
+        GpuInput input(c.n, c.hw, c.hw);
+        Tensor x;
+        const auto step = [&] {
+          input.stage(batch);
+          x = input.images(batch);
+          kernels::cuda::synchronize();
+        };
+        step();
+        if (!verify(st, x.to_vector<float>(), ref, 0, kTol, "GpuInput")) return;
+        time_wall(st, step, c, {group, false});
+      })
+      ->UseManualTime()
+      ->Iterations(gpu::iterations());
 }
 #endif
 

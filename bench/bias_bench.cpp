@@ -31,8 +31,8 @@ namespace kiln::bench {
 namespace {
 
 struct BiasCase {
-  std::string name;           // "32px_b64/block1_conv2"
-  std::int64_t n, k, hw;      // the convolution's output (N, K, HW) with HW = P * Q
+  std::string name;       // "32px_b64/block1_conv2"
+  std::int64_t n, k, hw;  // the convolution's output (N, K, HW) with HW = P * Q
   std::int64_t count() const { return n * k * hw; }
   double grad_abs_tol() const { return 2e-7 * static_cast<double>(n * hw); }
 };
@@ -133,42 +133,59 @@ struct CudnnBias {
 
 void register_gpu(const BiasCase& c) {
   const std::string add = "bias_add/" + c.name + "/gpu", grad = "bias_grad/" + c.name + "/gpu";
-  benchmark::RegisterBenchmark((add + "/cudnn").c_str(), [c, add](benchmark::State& st) {
-    const std::vector<float> b = random_floats(c.k, 11), y = random_floats(c.count(), 12);
-    gpu::Buffer<float> b_dev(b), y_dev(y);
-    const CudnnBias bias(c);
-    bias.add(b_dev.get(), y_dev.get());
-    if (!verify(st, y_dev.download(), reference_add(c, b, y), 0, 0, "cudnnAddTensor")) return;
-    gpu::run(st, [&] { bias.add(b_dev.get(), y_dev.get()); }, add_work(c), {add, true});
-  })->UseManualTime()->Iterations(gpu::iterations());
-  benchmark::RegisterBenchmark((add + "/kiln").c_str(), [c, add](benchmark::State& st) {
-    const std::vector<float> b = random_floats(c.k, 13), y = random_floats(c.count(), 14);
-    gpu::Buffer<float> b_dev(b), y_dev(y);
-    cuda::bias_add_nchw(c.n, c.k, c.hw, b_dev.get(), y_dev.get());
-    if (!verify(st, y_dev.download(), reference_add(c, b, y), 0, 0, "cuda::bias_add_nchw")) return;
-    gpu::run(st, [&] { cuda::bias_add_nchw(c.n, c.k, c.hw, b_dev.get(), y_dev.get()); },
-             add_work(c), {add, false});
-  })->UseManualTime()->Iterations(gpu::iterations());
-  benchmark::RegisterBenchmark((grad + "/cudnn").c_str(), [c, grad](benchmark::State& st) {
-    const std::vector<float> gy = random_floats(c.count(), 15);
-    gpu::Buffer<float> gy_dev(gy), gb_dev(c.k, -7.f);
-    const CudnnBias bias(c);
-    bias.grad(gy_dev.get(), gb_dev.get());
-    if (!verify(st, gb_dev.download(), reference_grad(c, gy), 0, c.grad_abs_tol(),
-                "cudnnConvolutionBackwardBias"))
-      return;
-    gpu::run(st, [&] { bias.grad(gy_dev.get(), gb_dev.get()); }, grad_work(c), {grad, true});
-  })->UseManualTime()->Iterations(gpu::iterations());
-  benchmark::RegisterBenchmark((grad + "/kiln").c_str(), [c, grad](benchmark::State& st) {
-    const std::vector<float> gy = random_floats(c.count(), 16);
-    gpu::Buffer<float> gy_dev(gy), gb_dev(c.k, -7.f);
-    cuda::bias_grad_nchw(c.n, c.k, c.hw, gy_dev.get(), gb_dev.get());
-    if (!verify(st, gb_dev.download(), reference_grad(c, gy), 0, c.grad_abs_tol(),
-                "cuda::bias_grad_nchw"))
-      return;
-    gpu::run(st, [&] { cuda::bias_grad_nchw(c.n, c.k, c.hw, gy_dev.get(), gb_dev.get()); },
-             grad_work(c), {grad, false});
-  })->UseManualTime()->Iterations(gpu::iterations());
+  benchmark::RegisterBenchmark(
+      (add + "/cudnn").c_str(),
+      [c, add](benchmark::State& st) {
+        const std::vector<float> b = random_floats(c.k, 11), y = random_floats(c.count(), 12);
+        gpu::Buffer<float> b_dev(b), y_dev(y);
+        const CudnnBias bias(c);
+        bias.add(b_dev.get(), y_dev.get());
+        if (!verify(st, y_dev.download(), reference_add(c, b, y), 0, 0, "cudnnAddTensor")) return;
+        gpu::run(st, [&] { bias.add(b_dev.get(), y_dev.get()); }, add_work(c), {add, true});
+      })
+      ->UseManualTime()
+      ->Iterations(gpu::iterations());
+  benchmark::RegisterBenchmark(
+      (add + "/kiln").c_str(),
+      [c, add](benchmark::State& st) {
+        const std::vector<float> b = random_floats(c.k, 13), y = random_floats(c.count(), 14);
+        gpu::Buffer<float> b_dev(b), y_dev(y);
+        cuda::bias_add_nchw(c.n, c.k, c.hw, b_dev.get(), y_dev.get());
+        if (!verify(st, y_dev.download(), reference_add(c, b, y), 0, 0, "cuda::bias_add_nchw"))
+          return;
+        gpu::run(st, [&] { cuda::bias_add_nchw(c.n, c.k, c.hw, b_dev.get(), y_dev.get()); },
+                 add_work(c), {add, false});
+      })
+      ->UseManualTime()
+      ->Iterations(gpu::iterations());
+  benchmark::RegisterBenchmark(
+      (grad + "/cudnn").c_str(),
+      [c, grad](benchmark::State& st) {
+        const std::vector<float> gy = random_floats(c.count(), 15);
+        gpu::Buffer<float> gy_dev(gy), gb_dev(c.k, -7.f);
+        const CudnnBias bias(c);
+        bias.grad(gy_dev.get(), gb_dev.get());
+        if (!verify(st, gb_dev.download(), reference_grad(c, gy), 0, c.grad_abs_tol(),
+                    "cudnnConvolutionBackwardBias"))
+          return;
+        gpu::run(st, [&] { bias.grad(gy_dev.get(), gb_dev.get()); }, grad_work(c), {grad, true});
+      })
+      ->UseManualTime()
+      ->Iterations(gpu::iterations());
+  benchmark::RegisterBenchmark(
+      (grad + "/kiln").c_str(),
+      [c, grad](benchmark::State& st) {
+        const std::vector<float> gy = random_floats(c.count(), 16);
+        gpu::Buffer<float> gy_dev(gy), gb_dev(c.k, -7.f);
+        cuda::bias_grad_nchw(c.n, c.k, c.hw, gy_dev.get(), gb_dev.get());
+        if (!verify(st, gb_dev.download(), reference_grad(c, gy), 0, c.grad_abs_tol(),
+                    "cuda::bias_grad_nchw"))
+          return;
+        gpu::run(st, [&] { cuda::bias_grad_nchw(c.n, c.k, c.hw, gy_dev.get(), gb_dev.get()); },
+                 grad_work(c), {grad, false});
+      })
+      ->UseManualTime()
+      ->Iterations(gpu::iterations());
 }
 #endif
 
@@ -184,4 +201,6 @@ void register_all() {
 }  // namespace
 }  // namespace kiln::bench
 
-int main(int argc, char** argv) { return kiln::bench::run_main(argc, argv, kiln::bench::register_all); }
+int main(int argc, char** argv) {
+  return kiln::bench::run_main(argc, argv, kiln::bench::register_all);
+}

@@ -305,7 +305,8 @@ void register_gpu(const ConvCase& c) {
             gpu::run(st, [&] { d.launch(row.version); }, conv_work(c, bound),
                      {group, row.version == Version::CuDNN});
           }))
-          ->UseManualTime()->Iterations(gpu::iterations());
+          ->UseManualTime()
+          ->Iterations(gpu::iterations());
     }
   }
 }

@@ -208,35 +208,38 @@ void register_gpu(const GemmCase& c) {
     const cuda::MathMode mode = tf32 ? cuda::MathMode::TF32 : cuda::MathMode::FP32;
     const Bound bound = tf32 ? Bound::ComputeTF32 : Bound::ComputeFP32;
     const std::string group = "gemm/" + c.name + (tf32 ? "/gpu_tf32" : "/gpu_fp32");
-    benchmark::RegisterBenchmark(
-        (group + "/cublas").c_str(), guarded([=](benchmark::State& st) {
-          const MathModeScope scope(mode);
-          const GemmData& d = gemm_data(c);
-          gpu::Buffer<float> a(d.a), b(d.b), out(d.ref.size(), -9.f);
-          cublas_gemm(c, a.get(), b.get(), out.get());
-          if (!verify(st, out.download(), d.ref, rel_tolerance(tf32), tolerance(tf32, c.k), "cuBLAS")) return;
-          gpu::run(st, [&] { cublas_gemm(c, a.get(), b.get(), out.get()); }, gemm_work(c, bound),
-                   {group, true});
-        }))
-        ->UseManualTime()->Iterations(gpu::iterations());
-    benchmark::RegisterBenchmark(
-        (group + "/kiln").c_str(), guarded([=](benchmark::State& st) {
-          const MathModeScope scope(mode);
-          const cuda::GemmPrecision precision =
-              tf32 ? cuda::GemmPrecision::TF32 : cuda::GemmPrecision::FP32;
-          const GemmData& d = gemm_data(c);
-          gpu::Buffer<float> a(d.a), b(d.b), out(d.ref.size(), -9.f);
-          const auto launch = [&] {
-            cuda::gemm_kiln(precision, c.trans_a(), c.trans_b(), c.m, c.n, c.k, a.get(), b.get(),
-                            out.get());
-          };
-          launch();
-          if (!verify(st, out.download(), d.ref, rel_tolerance(tf32), tolerance(tf32, c.k),
-                      "cuda::gemm_kiln"))
-            return;
-          gpu::run(st, launch, gemm_work(c, bound), {group, false});
-        }))
-        ->UseManualTime()->Iterations(gpu::iterations());
+    benchmark::RegisterBenchmark((group + "/cublas").c_str(), guarded([=](benchmark::State& st) {
+                                   const MathModeScope scope(mode);
+                                   const GemmData& d = gemm_data(c);
+                                   gpu::Buffer<float> a(d.a), b(d.b), out(d.ref.size(), -9.f);
+                                   cublas_gemm(c, a.get(), b.get(), out.get());
+                                   if (!verify(st, out.download(), d.ref, rel_tolerance(tf32),
+                                               tolerance(tf32, c.k), "cuBLAS"))
+                                     return;
+                                   gpu::run(st,
+                                            [&] { cublas_gemm(c, a.get(), b.get(), out.get()); },
+                                            gemm_work(c, bound), {group, true});
+                                 }))
+        ->UseManualTime()
+        ->Iterations(gpu::iterations());
+    benchmark::RegisterBenchmark((group + "/kiln").c_str(), guarded([=](benchmark::State& st) {
+                                   const MathModeScope scope(mode);
+                                   const cuda::GemmPrecision precision =
+                                       tf32 ? cuda::GemmPrecision::TF32 : cuda::GemmPrecision::FP32;
+                                   const GemmData& d = gemm_data(c);
+                                   gpu::Buffer<float> a(d.a), b(d.b), out(d.ref.size(), -9.f);
+                                   const auto launch = [&] {
+                                     cuda::gemm_kiln(precision, c.trans_a(), c.trans_b(), c.m, c.n,
+                                                     c.k, a.get(), b.get(), out.get());
+                                   };
+                                   launch();
+                                   if (!verify(st, out.download(), d.ref, rel_tolerance(tf32),
+                                               tolerance(tf32, c.k), "cuda::gemm_kiln"))
+                                     return;
+                                   gpu::run(st, launch, gemm_work(c, bound), {group, false});
+                                 }))
+        ->UseManualTime()
+        ->Iterations(gpu::iterations());
   }
 }
 #endif

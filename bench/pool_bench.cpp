@@ -95,7 +95,7 @@ std::vector<float> distinct_input(const PoolCase& c, std::uint64_t seed) {
 
 // The reference's outputs for one input: y, argmax, and gx for a random gy.
 struct Reference {
-  std::vector<float> x, y, gy, gx;  // x, gx (N,C,H,W); y, gy (N,C,P,Q)
+  std::vector<float> x, y, gy, gx;   // x, gx (N,C,H,W); y, gy (N,C,P,Q)
   std::vector<std::int32_t> argmax;  // (N,C,P,Q)
   Reference(const PoolCase& c, std::uint64_t seed)
       : x(distinct_input(c, seed)),
@@ -116,8 +116,10 @@ void register_cpu(const PoolCase& c) {
     const std::vector<float> x = distinct_input(c, 1);
     std::vector<float> y(c.out_count());
     std::vector<std::int32_t> argmax(c.out_count());
-    run_cpu(st, [&] { cpu::max_pool2d_forward_reference<float>(c.g, x.data(), y.data(), argmax.data()); },
-            forward_work(c), {fwd, true});
+    run_cpu(
+        st,
+        [&] { cpu::max_pool2d_forward_reference<float>(c.g, x.data(), y.data(), argmax.data()); },
+        forward_work(c), {fwd, true});
   })->UseManualTime();
   benchmark::RegisterBenchmark((fwd + "/kiln_openmp").c_str(), [c, fwd](benchmark::State& st) {
     const Reference ref(c, 2);
@@ -132,18 +134,22 @@ void register_cpu(const PoolCase& c) {
   benchmark::RegisterBenchmark((bwd + "/reference").c_str(), [c, bwd](benchmark::State& st) {
     const Reference ref(c, 3);
     std::vector<float> gx(c.in_count());
-    run_cpu(st, [&] {
-      cpu::max_pool2d_backward_reference<float>(c.g, ref.gy.data(), ref.argmax.data(), gx.data());
-    }, backward_work(c), {bwd, true});
+    run_cpu(st,
+            [&] {
+              cpu::max_pool2d_backward_reference<float>(c.g, ref.gy.data(), ref.argmax.data(),
+                                                        gx.data());
+            },
+            backward_work(c), {bwd, true});
   })->UseManualTime();
   benchmark::RegisterBenchmark((bwd + "/kiln_openmp").c_str(), [c, bwd](benchmark::State& st) {
     const Reference ref(c, 4);
     std::vector<float> gx(c.in_count(), -7.f);
     cpu::max_pool2d_backward_fast(c.g, ref.gy.data(), ref.argmax.data(), gx.data());
     if (!verify(st, gx, ref.gx, 0, 0, "max_pool2d_backward_fast")) return;
-    run_cpu(st, [&] {
-      cpu::max_pool2d_backward_fast(c.g, ref.gy.data(), ref.argmax.data(), gx.data());
-    }, backward_work(c), {bwd, false});
+    run_cpu(
+        st,
+        [&] { cpu::max_pool2d_backward_fast(c.g, ref.gy.data(), ref.argmax.data(), gx.data()); },
+        backward_work(c), {bwd, false});
   })->UseManualTime();
 }
 
@@ -170,10 +176,9 @@ struct CudnnPool {
     CUDNN_CHECK(cudnnSetTensor4dDescriptor(y_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, i(c.g.n),
                                            i(c.g.c), i(c.g.p()), i(c.g.q())));
     CUDNN_CHECK(cudnnCreatePoolingDescriptor(&pool));
-    CUDNN_CHECK(cudnnSetPooling2dDescriptor(pool, CUDNN_POOLING_MAX_DETERMINISTIC,
-                                            CUDNN_NOT_PROPAGATE_NAN, i(c.g.kh), i(c.g.kw),
-                                            i(c.g.pad_h), i(c.g.pad_w), i(c.g.stride_h),
-                                            i(c.g.stride_w)));
+    CUDNN_CHECK(cudnnSetPooling2dDescriptor(
+        pool, CUDNN_POOLING_MAX_DETERMINISTIC, CUDNN_NOT_PROPAGATE_NAN, i(c.g.kh), i(c.g.kw),
+        i(c.g.pad_h), i(c.g.pad_w), i(c.g.stride_h), i(c.g.stride_w)));
   }
   ~CudnnPool() {
     cudnnDestroyPoolingDescriptor(pool);
@@ -197,44 +202,62 @@ struct CudnnPool {
 void register_gpu(const PoolCase& c) {
   const std::string fwd = "maxpool_forward/" + c.name + "/gpu";
   const std::string bwd = "maxpool_backward/" + c.name + "/gpu";
-  benchmark::RegisterBenchmark((fwd + "/cudnn").c_str(), [c, fwd](benchmark::State& st) {
-    const Reference ref(c, 11);
-    gpu::Buffer<float> x_dev(ref.x), y_dev(ref.y.size(), -7.f);
-    const CudnnPool pool(c);
-    pool.forward(x_dev.get(), y_dev.get());
-    if (!verify(st, y_dev.download(), ref.y, 0, 0, "cudnnPoolingForward")) return;
-    gpu::run(st, [&] { pool.forward(x_dev.get(), y_dev.get()); }, forward_work(c), {fwd, true});
-  })->UseManualTime()->Iterations(gpu::iterations());
-  benchmark::RegisterBenchmark((fwd + "/kiln").c_str(), [c, fwd](benchmark::State& st) {
-    const Reference ref(c, 12);
-    gpu::Buffer<float> x_dev(ref.x), y_dev(ref.y.size(), -7.f);
-    gpu::Buffer<std::int32_t> argmax_dev(ref.argmax.size(), -1);
-    cuda::max_pool2d_forward(c.g, x_dev.get(), y_dev.get(), argmax_dev.get());
-    if (!verify(st, y_dev.download(), ref.y, 0, 0, "cuda::max_pool2d_forward y")) return;
-    if (!verify_exact(st, argmax_dev.download(), ref.argmax, "cuda::max_pool2d_forward argmax"))
-      return;
-    gpu::run(st, [&] { cuda::max_pool2d_forward(c.g, x_dev.get(), y_dev.get(), argmax_dev.get()); },
-             forward_work(c), {fwd, false});
-  })->UseManualTime()->Iterations(gpu::iterations());
-  benchmark::RegisterBenchmark((bwd + "/cudnn").c_str(), [c, bwd](benchmark::State& st) {
-    const Reference ref(c, 13);
-    gpu::Buffer<float> x_dev(ref.x), y_dev(ref.y), gy_dev(ref.gy), gx_dev(ref.gx.size(), -7.f);
-    const CudnnPool pool(c);
-    pool.backward(y_dev.get(), gy_dev.get(), x_dev.get(), gx_dev.get());
-    if (!verify(st, gx_dev.download(), ref.gx, 0, 0, "cudnnPoolingBackward")) return;
-    gpu::run(st, [&] { pool.backward(y_dev.get(), gy_dev.get(), x_dev.get(), gx_dev.get()); },
-             backward_work(c), {bwd, true});
-  })->UseManualTime()->Iterations(gpu::iterations());
-  benchmark::RegisterBenchmark((bwd + "/kiln").c_str(), [c, bwd](benchmark::State& st) {
-    const Reference ref(c, 14);
-    gpu::Buffer<float> gy_dev(ref.gy), gx_dev(ref.gx.size(), -7.f);
-    gpu::Buffer<std::int32_t> argmax_dev(ref.argmax);
-    cuda::max_pool2d_backward(c.g, gy_dev.get(), argmax_dev.get(), gx_dev.get());
-    if (!verify(st, gx_dev.download(), ref.gx, 0, 0, "cuda::max_pool2d_backward")) return;
-    gpu::run(st, [&] {
-      cuda::max_pool2d_backward(c.g, gy_dev.get(), argmax_dev.get(), gx_dev.get());
-    }, backward_work(c), {bwd, false});
-  })->UseManualTime()->Iterations(gpu::iterations());
+  benchmark::RegisterBenchmark(
+      (fwd + "/cudnn").c_str(),
+      [c, fwd](benchmark::State& st) {
+        const Reference ref(c, 11);
+        gpu::Buffer<float> x_dev(ref.x), y_dev(ref.y.size(), -7.f);
+        const CudnnPool pool(c);
+        pool.forward(x_dev.get(), y_dev.get());
+        if (!verify(st, y_dev.download(), ref.y, 0, 0, "cudnnPoolingForward")) return;
+        gpu::run(st, [&] { pool.forward(x_dev.get(), y_dev.get()); }, forward_work(c), {fwd, true});
+      })
+      ->UseManualTime()
+      ->Iterations(gpu::iterations());
+  benchmark::RegisterBenchmark(
+      (fwd + "/kiln").c_str(),
+      [c, fwd](benchmark::State& st) {
+        const Reference ref(c, 12);
+        gpu::Buffer<float> x_dev(ref.x), y_dev(ref.y.size(), -7.f);
+        gpu::Buffer<std::int32_t> argmax_dev(ref.argmax.size(), -1);
+        cuda::max_pool2d_forward(c.g, x_dev.get(), y_dev.get(), argmax_dev.get());
+        if (!verify(st, y_dev.download(), ref.y, 0, 0, "cuda::max_pool2d_forward y")) return;
+        if (!verify_exact(st, argmax_dev.download(), ref.argmax, "cuda::max_pool2d_forward argmax"))
+          return;
+        gpu::run(st,
+                 [&] { cuda::max_pool2d_forward(c.g, x_dev.get(), y_dev.get(), argmax_dev.get()); },
+                 forward_work(c), {fwd, false});
+      })
+      ->UseManualTime()
+      ->Iterations(gpu::iterations());
+  benchmark::RegisterBenchmark(
+      (bwd + "/cudnn").c_str(),
+      [c, bwd](benchmark::State& st) {
+        const Reference ref(c, 13);
+        gpu::Buffer<float> x_dev(ref.x), y_dev(ref.y), gy_dev(ref.gy), gx_dev(ref.gx.size(), -7.f);
+        const CudnnPool pool(c);
+        pool.backward(y_dev.get(), gy_dev.get(), x_dev.get(), gx_dev.get());
+        if (!verify(st, gx_dev.download(), ref.gx, 0, 0, "cudnnPoolingBackward")) return;
+        gpu::run(st, [&] { pool.backward(y_dev.get(), gy_dev.get(), x_dev.get(), gx_dev.get()); },
+                 backward_work(c), {bwd, true});
+      })
+      ->UseManualTime()
+      ->Iterations(gpu::iterations());
+  benchmark::RegisterBenchmark(
+      (bwd + "/kiln").c_str(),
+      [c, bwd](benchmark::State& st) {
+        const Reference ref(c, 14);
+        gpu::Buffer<float> gy_dev(ref.gy), gx_dev(ref.gx.size(), -7.f);
+        gpu::Buffer<std::int32_t> argmax_dev(ref.argmax);
+        cuda::max_pool2d_backward(c.g, gy_dev.get(), argmax_dev.get(), gx_dev.get());
+        if (!verify(st, gx_dev.download(), ref.gx, 0, 0, "cuda::max_pool2d_backward")) return;
+        gpu::run(
+            st,
+            [&] { cuda::max_pool2d_backward(c.g, gy_dev.get(), argmax_dev.get(), gx_dev.get()); },
+            backward_work(c), {bwd, false});
+      })
+      ->UseManualTime()
+      ->Iterations(gpu::iterations());
 }
 #endif
 
@@ -250,4 +273,6 @@ void register_all() {
 }  // namespace
 }  // namespace kiln::bench
 
-int main(int argc, char** argv) { return kiln::bench::run_main(argc, argv, kiln::bench::register_all); }
+int main(int argc, char** argv) {
+  return kiln::bench::run_main(argc, argv, kiln::bench::register_all);
+}

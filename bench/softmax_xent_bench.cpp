@@ -14,9 +14,9 @@
 // floats) to 1e-6.
 // Kiln's GPU forward vs the reference: CUDA's expf vs glibc's, 2e-6 relative on probs and the loss,
 // as tests/cuda/loss_optim_parity_test.cpp explains; its backward is bitwise given the same probs.
-// cuDNN's log-probabilities vs a double log-softmax: a few float roundings of the row's log-sum-exp,
-// so 1e-5 absolute (|log p| < 20 here); its glogits come from exp(log p), which carries that as
-// relative error: 1e-5 relative.
+// cuDNN's log-probabilities vs a double log-softmax: a few float roundings of the row's
+// log-sum-exp, so 1e-5 absolute (|log p| < 20 here); its glogits come from exp(log p), which
+// carries that as relative error: 1e-5 relative.
 //
 // Work: forward reads logits and labels, writes probs and the loss; backward reads probs and
 // labels, writes glogits. cuDNN's versions move more (log p written and re-read, dlogp).
@@ -45,8 +45,8 @@ namespace kiln::bench {
 namespace {
 
 struct XentCase {
-  std::string name;     // "imagenet_k1000_b64"
-  std::int64_t n, k;    // logits (N, K)
+  std::string name;   // "imagenet_k1000_b64"
+  std::int64_t n, k;  // logits (N, K)
   std::int64_t count() const { return n * k; }
 };
 
@@ -55,9 +55,9 @@ std::vector<XentCase> cases() {
   for (const auto& [dataset, k] :
        {std::pair<const char*, std::int64_t>{"cifar", 10}, {"imagenet", 1000}}) {
     for (const Size& size : vgg16_sizes()) {
-      out.push_back({std::string(dataset) + "_k" + std::to_string(k) + "_b" +
-                         std::to_string(size.batch),
-                     size.batch, k});
+      out.push_back(
+          {std::string(dataset) + "_k" + std::to_string(k) + "_b" + std::to_string(size.batch),
+           size.batch, k});
     }
   }
   return out;
@@ -85,8 +85,11 @@ struct Reference {
   double loss = 0;
   float scale = 0;  // 1 / N: the mean's gradient
   Reference(const XentCase& c, std::uint64_t seed)
-      : logits(logits_for(c, seed)), probs(c.count()), glogits(c.count()),
-        labels(labels_for(c, seed + 1000)), scale(1.f / static_cast<float>(c.n)) {
+      : logits(logits_for(c, seed)),
+        probs(c.count()),
+        glogits(c.count()),
+        labels(labels_for(c, seed + 1000)),
+        scale(1.f / static_cast<float>(c.n)) {
     loss = kernels::cpu::softmax_cross_entropy_forward_reference<float>(
         c.n, c.k, logits.data(), labels.data(), nullptr, probs.data());
     kernels::cpu::softmax_cross_entropy_backward_reference<float>(
@@ -101,33 +104,39 @@ void register_cpu(const XentCase& c) {
   benchmark::RegisterBenchmark((fwd + "/reference").c_str(), [c, fwd](benchmark::State& st) {
     const Reference ref(c, 1);
     std::vector<float> probs(c.count());
-    run_cpu(st, [&] {
-      benchmark::DoNotOptimize(cpu::softmax_cross_entropy_forward_reference<float>(
-          c.n, c.k, ref.logits.data(), ref.labels.data(), nullptr, probs.data()));
-    }, forward_work(c), {fwd, true});
+    run_cpu(st,
+            [&] {
+              benchmark::DoNotOptimize(cpu::softmax_cross_entropy_forward_reference<float>(
+                  c.n, c.k, ref.logits.data(), ref.labels.data(), nullptr, probs.data()));
+            },
+            forward_work(c), {fwd, true});
   })->UseManualTime();
   benchmark::RegisterBenchmark((fwd + "/kiln_openmp").c_str(), [c, fwd](benchmark::State& st) {
     const Reference ref(c, 2);
     std::vector<float> probs(c.count(), -7.f);
-    const double loss = cpu::softmax_cross_entropy_forward_fast(c.n, c.k, ref.logits.data(),
-                                                                ref.labels.data(), nullptr, probs.data());
+    const double loss = cpu::softmax_cross_entropy_forward_fast(
+        c.n, c.k, ref.logits.data(), ref.labels.data(), nullptr, probs.data());
     if (!verify(st, probs, ref.probs, 0, 0, "softmax_cross_entropy_forward_fast probs")) return;
     if (!verify(st, {static_cast<float>(loss)}, {static_cast<float>(ref.loss)}, 1e-6, 0,
                 "softmax_cross_entropy_forward_fast loss"))
       return;
-    run_cpu(st, [&] {
-      benchmark::DoNotOptimize(cpu::softmax_cross_entropy_forward_fast(
-          c.n, c.k, ref.logits.data(), ref.labels.data(), nullptr, probs.data()));
-    }, forward_work(c), {fwd, false});
+    run_cpu(st,
+            [&] {
+              benchmark::DoNotOptimize(cpu::softmax_cross_entropy_forward_fast(
+                  c.n, c.k, ref.logits.data(), ref.labels.data(), nullptr, probs.data()));
+            },
+            forward_work(c), {fwd, false});
   })->UseManualTime();
   benchmark::RegisterBenchmark((bwd + "/reference").c_str(), [c, bwd](benchmark::State& st) {
     const Reference ref(c, 3);
     std::vector<float> glogits(c.count());
-    run_cpu(st, [&] {
-      cpu::softmax_cross_entropy_backward_reference<float>(c.n, c.k, ref.probs.data(),
-                                                           ref.labels.data(), nullptr, ref.scale,
-                                                           glogits.data());
-    }, backward_work(c), {bwd, true});
+    run_cpu(st,
+            [&] {
+              cpu::softmax_cross_entropy_backward_reference<float>(c.n, c.k, ref.probs.data(),
+                                                                   ref.labels.data(), nullptr,
+                                                                   ref.scale, glogits.data());
+            },
+            backward_work(c), {bwd, true});
   })->UseManualTime();
   benchmark::RegisterBenchmark((bwd + "/kiln_openmp").c_str(), [c, bwd](benchmark::State& st) {
     const Reference ref(c, 4);
@@ -198,70 +207,96 @@ struct CudnnXent {
 void register_gpu(const XentCase& c) {
   const std::string fwd = "softmax_xent_forward/" + c.name + "/gpu";
   const std::string bwd = "softmax_xent_backward/" + c.name + "/gpu";
-  benchmark::RegisterBenchmark((fwd + "/cudnn").c_str(), [c, fwd](benchmark::State& st) {
-    const Reference ref(c, 11);
-    gpu::Buffer<float> logits_dev(ref.logits), logp_dev(c.count(), -7.f);
-    gpu::Buffer<std::int32_t> labels_dev(ref.labels);
-    gpu::Buffer<double> loss_dev(1, -7.0);
-    const CudnnXent xent(c);
-    const double loss = xent.forward(logits_dev.get(), labels_dev.get(), logp_dev.get(), loss_dev.get());
-    if (!verify(st, logp_dev.download(), log_softmax(c, ref.logits), 0, 1e-5,
-                "cudnnSoftmaxForward log p"))
-      return;
-    if (!verify(st, {static_cast<float>(loss)}, {static_cast<float>(ref.loss)}, 1e-5, 1e-5,
-                "cudnnSoftmaxForward + NLL loss"))
-      return;
-    gpu::run(st, [&] {
-      benchmark::DoNotOptimize(xent.forward(logits_dev.get(), labels_dev.get(), logp_dev.get(),
-                                            loss_dev.get()));
-    }, forward_work(c), {fwd, true});
-  })->UseManualTime()->Iterations(gpu::iterations());
-  benchmark::RegisterBenchmark((fwd + "/kiln").c_str(), [c, fwd](benchmark::State& st) {
-    const Reference ref(c, 12);
-    gpu::Buffer<float> logits_dev(ref.logits), probs_dev(c.count(), -7.f);
-    gpu::Buffer<std::int32_t> labels_dev(ref.labels);
-    const double loss = cuda::softmax_cross_entropy_forward(c.n, c.k, logits_dev.get(),
-                                                            labels_dev.get(), nullptr, probs_dev.get());
-    if (!verify(st, probs_dev.download(), ref.probs, 2e-6, 1e-37,
-                "cuda::softmax_cross_entropy_forward probs"))
-      return;
-    if (!verify(st, {static_cast<float>(loss)}, {static_cast<float>(ref.loss)}, 2e-6, 2e-6,
-                "cuda::softmax_cross_entropy_forward loss"))
-      return;
-    gpu::run(st, [&] {
-      benchmark::DoNotOptimize(cuda::softmax_cross_entropy_forward(
-          c.n, c.k, logits_dev.get(), labels_dev.get(), nullptr, probs_dev.get()));
-    }, forward_work(c), {fwd, false});
-  })->UseManualTime()->Iterations(gpu::iterations());
-  benchmark::RegisterBenchmark((bwd + "/cudnn").c_str(), [c, bwd](benchmark::State& st) {
-    const Reference ref(c, 13);
-    gpu::Buffer<float> logp_dev(log_softmax(c, ref.logits)), dlogp_dev(c.count(), -7.f),
-        glogits_dev(c.count(), -7.f);
-    gpu::Buffer<std::int32_t> labels_dev(ref.labels);
-    const CudnnXent xent(c);
-    xent.backward(logp_dev.get(), labels_dev.get(), ref.scale, dlogp_dev.get(), glogits_dev.get());
-    // Absolute slack too: cuDNN forms the label entry as exp(logp)/N - 1/N, so where p is near 1 a
-    // float-rounding error in logp becomes a large RELATIVE error of that small difference.
-    if (!verify(st, glogits_dev.download(), ref.glogits, 1e-5, 1e-6 / static_cast<double>(c.n),
-                "cudnnSoftmaxBackward"))
-      return;
-    gpu::run(st, [&] {
-      xent.backward(logp_dev.get(), labels_dev.get(), ref.scale, dlogp_dev.get(), glogits_dev.get());
-    }, backward_work(c), {bwd, true});
-  })->UseManualTime()->Iterations(gpu::iterations());
-  benchmark::RegisterBenchmark((bwd + "/kiln").c_str(), [c, bwd](benchmark::State& st) {
-    const Reference ref(c, 14);
-    gpu::Buffer<float> probs_dev(ref.probs), glogits_dev(c.count(), -7.f);
-    gpu::Buffer<std::int32_t> labels_dev(ref.labels);
-    const auto backward = [&] {
-      cuda::softmax_cross_entropy_backward(c.n, c.k, probs_dev.get(), labels_dev.get(), nullptr,
-                                           ref.scale, glogits_dev.get());
-    };
-    backward();
-    if (!verify(st, glogits_dev.download(), ref.glogits, 0, 0, "cuda::softmax_cross_entropy_backward"))
-      return;
-    gpu::run(st, backward, backward_work(c), {bwd, false});
-  })->UseManualTime()->Iterations(gpu::iterations());
+  benchmark::RegisterBenchmark(
+      (fwd + "/cudnn").c_str(),
+      [c, fwd](benchmark::State& st) {
+        const Reference ref(c, 11);
+        gpu::Buffer<float> logits_dev(ref.logits), logp_dev(c.count(), -7.f);
+        gpu::Buffer<std::int32_t> labels_dev(ref.labels);
+        gpu::Buffer<double> loss_dev(1, -7.0);
+        const CudnnXent xent(c);
+        const double loss =
+            xent.forward(logits_dev.get(), labels_dev.get(), logp_dev.get(), loss_dev.get());
+        if (!verify(st, logp_dev.download(), log_softmax(c, ref.logits), 0, 1e-5,
+                    "cudnnSoftmaxForward log p"))
+          return;
+        if (!verify(st, {static_cast<float>(loss)}, {static_cast<float>(ref.loss)}, 1e-5, 1e-5,
+                    "cudnnSoftmaxForward + NLL loss"))
+          return;
+        gpu::run(st,
+                 [&] {
+                   benchmark::DoNotOptimize(xent.forward(logits_dev.get(), labels_dev.get(),
+                                                         logp_dev.get(), loss_dev.get()));
+                 },
+                 forward_work(c), {fwd, true});
+      })
+      ->UseManualTime()
+      ->Iterations(gpu::iterations());
+  benchmark::RegisterBenchmark(
+      (fwd + "/kiln").c_str(),
+      [c, fwd](benchmark::State& st) {
+        const Reference ref(c, 12);
+        gpu::Buffer<float> logits_dev(ref.logits), probs_dev(c.count(), -7.f);
+        gpu::Buffer<std::int32_t> labels_dev(ref.labels);
+        const double loss = cuda::softmax_cross_entropy_forward(
+            c.n, c.k, logits_dev.get(), labels_dev.get(), nullptr, probs_dev.get());
+        if (!verify(st, probs_dev.download(), ref.probs, 2e-6, 1e-37,
+                    "cuda::softmax_cross_entropy_forward probs"))
+          return;
+        if (!verify(st, {static_cast<float>(loss)}, {static_cast<float>(ref.loss)}, 2e-6, 2e-6,
+                    "cuda::softmax_cross_entropy_forward loss"))
+          return;
+        gpu::run(st,
+                 [&] {
+                   benchmark::DoNotOptimize(cuda::softmax_cross_entropy_forward(
+                       c.n, c.k, logits_dev.get(), labels_dev.get(), nullptr, probs_dev.get()));
+                 },
+                 forward_work(c), {fwd, false});
+      })
+      ->UseManualTime()
+      ->Iterations(gpu::iterations());
+  benchmark::RegisterBenchmark(
+      (bwd + "/cudnn").c_str(),
+      [c, bwd](benchmark::State& st) {
+        const Reference ref(c, 13);
+        gpu::Buffer<float> logp_dev(log_softmax(c, ref.logits)), dlogp_dev(c.count(), -7.f),
+            glogits_dev(c.count(), -7.f);
+        gpu::Buffer<std::int32_t> labels_dev(ref.labels);
+        const CudnnXent xent(c);
+        xent.backward(logp_dev.get(), labels_dev.get(), ref.scale, dlogp_dev.get(),
+                      glogits_dev.get());
+        // Absolute slack too: cuDNN forms the label entry as exp(logp)/N - 1/N, so where p is near
+        // 1 a float-rounding error in logp becomes a large RELATIVE error of that small difference.
+        if (!verify(st, glogits_dev.download(), ref.glogits, 1e-5, 1e-6 / static_cast<double>(c.n),
+                    "cudnnSoftmaxBackward"))
+          return;
+        gpu::run(st,
+                 [&] {
+                   xent.backward(logp_dev.get(), labels_dev.get(), ref.scale, dlogp_dev.get(),
+                                 glogits_dev.get());
+                 },
+                 backward_work(c), {bwd, true});
+      })
+      ->UseManualTime()
+      ->Iterations(gpu::iterations());
+  benchmark::RegisterBenchmark(
+      (bwd + "/kiln").c_str(),
+      [c, bwd](benchmark::State& st) {
+        const Reference ref(c, 14);
+        gpu::Buffer<float> probs_dev(ref.probs), glogits_dev(c.count(), -7.f);
+        gpu::Buffer<std::int32_t> labels_dev(ref.labels);
+        const auto backward = [&] {
+          cuda::softmax_cross_entropy_backward(c.n, c.k, probs_dev.get(), labels_dev.get(), nullptr,
+                                               ref.scale, glogits_dev.get());
+        };
+        backward();
+        if (!verify(st, glogits_dev.download(), ref.glogits, 0, 0,
+                    "cuda::softmax_cross_entropy_backward"))
+          return;
+        gpu::run(st, backward, backward_work(c), {bwd, false});
+      })
+      ->UseManualTime()
+      ->Iterations(gpu::iterations());
 }
 #endif
 
@@ -277,4 +312,6 @@ void register_all() {
 }  // namespace
 }  // namespace kiln::bench
 
-int main(int argc, char** argv) { return kiln::bench::run_main(argc, argv, kiln::bench::register_all); }
+int main(int argc, char** argv) {
+  return kiln::bench::run_main(argc, argv, kiln::bench::register_all);
+}

@@ -21,8 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "core/autograd.h"
 #include "base/error.h"
+#include "core/autograd.h"
 #include "core/functions.h"
 #include "kernels/conv2d.h"
 #include "kernels/cuda_runtime.h"

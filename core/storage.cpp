@@ -5,8 +5,8 @@
 #include <new>
 
 #include "base/error.h"
-#include "kernels/host_cache.h"
 #include "kernels/device_memory.h"
+#include "kernels/host_cache.h"
 
 namespace kiln {
 

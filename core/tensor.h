@@ -7,8 +7,8 @@
 #include <memory>
 #include <vector>
 
-#include "core/dtype.h"
 #include "base/error.h"
+#include "core/dtype.h"
 #include "core/shape.h"
 #include "core/storage.h"
 

@@ -11,7 +11,7 @@ namespace kiln::kernels {
 // One image's transform (see data/augment.h for the coordinate convention).
 struct AffineTransform {
   double theta, tx, ty, zx, zy;  // rotation (radians), shift (pixels), zoom
-  bool flip;                      // mirror left-right after the affine map
+  bool flip;                     // mirror left-right after the affine map
 };
 
 namespace cpu {

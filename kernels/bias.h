@@ -16,14 +16,12 @@ template <typename T>
 void bias_add_nchw_reference(std::int64_t n, std::int64_t k, std::int64_t hw, const T* b, T* y);
 // gb (K) = sum of gy (N,K,HW) over N and HW, accumulated in double in (n, hw) order.
 template <typename T>
-void bias_grad_nchw_reference(std::int64_t n, std::int64_t k, std::int64_t hw, const T* gy,
-                              T* gb);
+void bias_grad_nchw_reference(std::int64_t n, std::int64_t k, std::int64_t hw, const T* gy, T* gb);
 
 // OpenMP, float only, same contracts. bias_add is bitwise equal to the reference (one add per
 // element); bias_grad sums each channel in double in another order, so it agrees to double
 // rounding before the final rounding to float.
-void bias_add_nchw_fast(std::int64_t n, std::int64_t k, std::int64_t hw, const float* b,
-                        float* y);
+void bias_add_nchw_fast(std::int64_t n, std::int64_t k, std::int64_t hw, const float* b, float* y);
 void bias_grad_nchw_fast(std::int64_t n, std::int64_t k, std::int64_t hw, const float* gy,
                          float* gb);
 

@@ -87,7 +87,8 @@ void onednn_copy_cache_clear();  // drops every copy (their memory too)
 }  // namespace cpu
 
 // CUDA twins (device pointers, float). Two engines implement them:
-//   - cuDNN (conv2d_*_cudnn): algorithms chosen once per geometry and cached (kernels/cuda/conv2d.cu);
+//   - cuDNN (conv2d_*_cudnn): algorithms chosen once per geometry and cached
+//   (kernels/cuda/conv2d.cu);
 //   - Kiln's own implicit-GEMM kernels (conv2d_*_kiln): shared-memory tiled, FP32 on CUDA cores or,
 //     in TF32 math mode, TF32 tensor cores through wmma (kernels/cuda/conv2d_kiln.cu).
 // The math mode follows set_math_mode (cuda_runtime.h). Work is queued on Kiln's stream. The
@@ -108,8 +109,7 @@ void conv2d_backward_weight_cudnn(const Conv2dGeometry& g, const float* x, const
 
 void conv2d_forward_kiln(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
                          float* y);
-void conv2d_backward_data_kiln(const Conv2dGeometry& g, const float* gy, const float* w,
-                               float* gx);
+void conv2d_backward_data_kiln(const Conv2dGeometry& g, const float* gy, const float* w, float* gx);
 void conv2d_backward_weight_kiln(const Conv2dGeometry& g, const float* x, const float* gy,
                                  float* gw, float* gb);
 
@@ -128,7 +128,9 @@ ConvEngine parse_conv_engine(const char* text);
 // Sets the conv engine for one scope and restores the previous one on exit (process-wide).
 class ConvEngineScope {
  public:
-  explicit ConvEngineScope(ConvEngine engine) : previous_(conv_engine()) { set_conv_engine(engine); }
+  explicit ConvEngineScope(ConvEngine engine) : previous_(conv_engine()) {
+    set_conv_engine(engine);
+  }
   ~ConvEngineScope() { set_conv_engine(previous_); }
   ConvEngineScope(const ConvEngineScope&) = delete;
   ConvEngineScope& operator=(const ConvEngineScope&) = delete;

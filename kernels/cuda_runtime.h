@@ -11,7 +11,8 @@ void set_math_mode(MathMode mode);
 MathMode math_mode();
 
 // Sets the math mode for one scope and restores the previous one on exit (tests, benchmarks, or a
-// layer that must stay exact FP32 inside a TF32 model). The setting is process-wide, not per thread.
+// layer that must stay exact FP32 inside a TF32 model). The setting is process-wide, not per
+// thread.
 class MathModeScope {
  public:
   explicit MathModeScope(MathMode mode) : previous_(math_mode()) { set_math_mode(mode); }

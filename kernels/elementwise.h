@@ -7,17 +7,23 @@
 namespace kiln::kernels::cpu {
 
 // y = a + b; y may alias a or b.
-template <typename T> void add_reference(std::int64_t n, const T* a, const T* b, T* y);
+template <typename T>
+void add_reference(std::int64_t n, const T* a, const T* b, T* y);
 // y = a * b; y may alias a or b.
-template <typename T> void mul_reference(std::int64_t n, const T* a, const T* b, T* y);
+template <typename T>
+void mul_reference(std::int64_t n, const T* a, const T* b, T* y);
 // y = s * a; y may alias a.
-template <typename T> void scale_reference(std::int64_t n, const T* a, T s, T* y);
+template <typename T>
+void scale_reference(std::int64_t n, const T* a, T s, T* y);
 // y += alpha * x (accumulates: this is how gradients add up).
-template <typename T> void axpy_reference(std::int64_t n, T alpha, const T* x, T* y);
+template <typename T>
+void axpy_reference(std::int64_t n, T alpha, const T* x, T* y);
 // Sum of all elements, accumulated in double whatever T is.
-template <typename T> double sum_reference(std::int64_t n, const T* a);
+template <typename T>
+double sum_reference(std::int64_t n, const T* a);
 // y = max(x, 0); y may alias x. NaN propagates (relu(NaN) is NaN, so divergence stays visible).
-template <typename T> void relu_forward_reference(std::int64_t n, const T* x, T* y);
+template <typename T>
+void relu_forward_reference(std::int64_t n, const T* x, T* y);
 // gx = gy where y > 0, else 0. NOTE: at x == 0 the gradient is taken as 0 (as PyTorch does).
 template <typename T>
 void relu_backward_reference(std::int64_t n, const T* y, const T* gy, T* gx);

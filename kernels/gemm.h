@@ -1,7 +1,7 @@
-// Kiln's hand-written GEMM on CUDA: the same shared-memory tiled kernels that run Kiln's implicit-GEMM
-// convolutions (kernels/cuda/implicit_gemm.cuh), applied to plain row-major matrices. It exists to
-// be raced against cuBLAS (bench/gemm_bench.cpp) and tested against the CPU; Dense layers use
-// cuBLAS (kernels/linear.h).
+// Kiln's hand-written GEMM on CUDA: the same shared-memory tiled kernels that run Kiln's
+// implicit-GEMM convolutions (kernels/cuda/implicit_gemm.cuh), applied to plain row-major matrices.
+// It exists to be raced against cuBLAS (bench/gemm_bench.cpp) and tested against the CPU; Dense
+// layers use cuBLAS (kernels/linear.h).
 #pragma once
 
 #include <cstdint>

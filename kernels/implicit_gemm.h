@@ -18,8 +18,8 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "kernels/conv2d.h"
 #include "base/host_device.h"
+#include "kernels/conv2d.h"
 
 namespace kiln::kernels {
 

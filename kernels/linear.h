@@ -32,8 +32,8 @@ void linear_backward_weight_blas(std::int64_t m, std::int64_t k, std::int64_t n,
 // CUDA twins on cuBLAS (row-major handled by swapping operands); bias add and bias gradient are
 // Kiln's own kernels.
 namespace kiln::kernels::cuda {
-void linear_forward(std::int64_t m, std::int64_t k, std::int64_t n, const float* x,
-                    const float* w, const float* b, float* y);
+void linear_forward(std::int64_t m, std::int64_t k, std::int64_t n, const float* x, const float* w,
+                    const float* b, float* y);
 void linear_backward_data(std::int64_t m, std::int64_t k, std::int64_t n, const float* gy,
                           const float* w, float* gx);
 void linear_backward_weight(std::int64_t m, std::int64_t k, std::int64_t n, const float* x,

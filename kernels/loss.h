@@ -40,6 +40,6 @@ void softmax_cross_entropy_backward(std::int64_t n, std::int64_t k, const float*
                                     const std::int32_t* labels, const float* target_probs,
                                     float scale, float* glogits);
 // correct[0] += number of rows whose argmax equals the label (device int64 counter).
-void count_correct(std::int64_t n, std::int64_t k, const float* logits,
-                   const std::int32_t* labels, std::int64_t* correct);
+void count_correct(std::int64_t n, std::int64_t k, const float* logits, const std::int32_t* labels,
+                   std::int64_t* correct);
 }  // namespace kiln::kernels::cuda

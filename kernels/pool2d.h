@@ -42,18 +42,17 @@ KILN_HOST_DEVICE inline bool pool_beats(T v, T best) {
 namespace cpu {
 
 template <typename T>
-void max_pool2d_forward_reference(const Pool2dGeometry& g, const T* x, T* y,
-                                  std::int32_t* argmax);
+void max_pool2d_forward_reference(const Pool2dGeometry& g, const T* x, T* y, std::int32_t* argmax);
 // gx (N,C,H,W): zero everywhere but the winners, which receive the sum of their outputs' gy.
 template <typename T>
-void max_pool2d_backward_reference(const Pool2dGeometry& g, const T* gy,
-                                   const std::int32_t* argmax, T* gx);
+void max_pool2d_backward_reference(const Pool2dGeometry& g, const T* gy, const std::int32_t* argmax,
+                                   T* gx);
 
 // OpenMP over (n, c) planes; the same contract (float only).
 void max_pool2d_forward_fast(const Pool2dGeometry& g, const float* x, float* y,
                              std::int32_t* argmax);
-void max_pool2d_backward_fast(const Pool2dGeometry& g, const float* gy,
-                              const std::int32_t* argmax, float* gx);
+void max_pool2d_backward_fast(const Pool2dGeometry& g, const float* gy, const std::int32_t* argmax,
+                              float* gx);
 
 }  // namespace cpu
 

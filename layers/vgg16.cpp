@@ -33,7 +33,8 @@ std::shared_ptr<Sequential> vgg16_head(const MapShape& map, const HeadOptions& o
                                        Generator& gen) {
   auto head = std::make_shared<Sequential>("head");
   head->add(std::make_shared<Flatten>("flatten", map));
-  head->add(std::make_shared<Dense>("dense", map.features(), options.hidden, Activation::ReLU, gen));
+  head->add(
+      std::make_shared<Dense>("dense", map.features(), options.hidden, Activation::ReLU, gen));
   // Its own stream, fixed by gen, so the dropout masks repeat with the seed.
   head->add(std::make_shared<Dropout>("dropout", options.dropout, gen.next_u64()));
   head->add(

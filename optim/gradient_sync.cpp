@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "core/autograd.h"
 #include "base/error.h"
+#include "core/autograd.h"
 #include "kernels/cuda_fill.h"
 #include "kernels/elementwise.h"
 #include "kernels/nccl.h"

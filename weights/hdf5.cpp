@@ -10,8 +10,8 @@
 #include <type_traits>
 
 #include "base/error.h"
-#include "weights/hdf5_survey.h"
 #include "weights/durable_file.h"
+#include "weights/hdf5_survey.h"
 
 namespace kiln {
 
@@ -607,8 +607,9 @@ H5File H5File::create(const std::string& path) {
 
 H5File H5File::open_image(const std::vector<char>& image, const std::string& name) {
   // The child inherits the image: an archive's weights are surveyed as a file on disk is.
-  survey_hdf5_in_child(name, [&] { return open_image_surveyed(image, name); },
-                       static_cast<std::int64_t>(image.size()));
+  survey_hdf5_in_child(
+      name, [&] { return open_image_surveyed(image, name); },
+      static_cast<std::int64_t>(image.size()));
   return open_image_surveyed(image, name);
 }
 

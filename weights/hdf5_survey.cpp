@@ -74,8 +74,12 @@ void survey_attributes(const H5Group& g) {
 // "block1_conv1/kernel:0" in a nested model). On a damaged file, lookup by name (a B-tree search)
 // can reach an object that listing the group (by index) does not, so these are surveyed too.
 std::vector<std::string> names_looked_up(const H5Group& g) {
-  std::vector<std::string> names = {"layers", "_layer_checkpoint_dependencies", "vars",
-                                    "model_weights", "optimizer_weights", "kiln_training",
+  std::vector<std::string> names = {"layers",
+                                    "_layer_checkpoint_dependencies",
+                                    "vars",
+                                    "model_weights",
+                                    "optimizer_weights",
+                                    "kiln_training",
                                     "optimizer"};
   for (const char* list : {"layer_names", "weight_names"}) {
     tolerate([&] {
@@ -208,8 +212,8 @@ std::int64_t memory_allowance(std::int64_t file_bytes) {
 // parent's resident library code (file-backed pages are faulted in afresh), but it does start
 // with its heap.
 std::int64_t anonymous_resident_bytes(pid_t pid) {
-  const std::string statm = "/proc/" + (pid == 0 ? std::string("self") : std::to_string(pid)) +
-                            "/statm";
+  const std::string statm =
+      "/proc/" + (pid == 0 ? std::string("self") : std::to_string(pid)) + "/statm";
   std::FILE* f = std::fopen(statm.c_str(), "r");
   if (f == nullptr) return 0;
   long long size = 0, resident = 0, shared = 0;
@@ -245,7 +249,7 @@ void survey_hdf5_in_child(const std::string& path, const std::function<H5File()>
                           std::int64_t file_bytes) {
   const double limit = time_limit_seconds();
   if (file_bytes < 0) {
-    struct stat st{};
+    struct stat st {};
     file_bytes = ::stat(path.c_str(), &st) == 0 ? static_cast<std::int64_t>(st.st_size) : 0;
   }
   const std::int64_t allowance = memory_allowance(file_bytes);
@@ -280,8 +284,8 @@ void survey_hdf5_in_child(const std::string& path, const std::function<H5File()>
     std::this_thread::sleep_for(pause);
   }
   if (over_memory || (WIFEXITED(status) && WEXITSTATUS(status) == kExitMemory)) {
-    KILN_FAIL(path, ": damaged or hostile HDF5 file: reading it took more than ",
-              allowance >> 20, " MB of memory for a file of ", file_bytes >> 10,
+    KILN_FAIL(path, ": damaged or hostile HDF5 file: reading it took more than ", allowance >> 20,
+              " MB of memory for a file of ", file_bytes >> 10,
               " KB (KILN_HDF5_SURVEY_MEMORY_MB); nothing was loaded");
   }
   if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {

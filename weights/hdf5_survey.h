@@ -13,21 +13,20 @@
 // the readers open by lookup (layers, vars, model_weights, ..., and the names in layer_names and
 // weight_names), which on a damaged file can reach objects that listing the group does not; and
 // a link name that is empty, '.' or holds '/' is an error (H5Group::children), since opening it
-// by name would reach another object than the link. Errors the child meets (kiln::Error) are not reported:
-// the parent's own read reports them, with the usual messages.
-// A child whose resident memory grew by more than twice the file's size plus
-// KILN_HDF5_SURVEY_MEMORY_MB (default 512) refuses the file too: libhdf5 allocates and fills what
-// a corrupt heap reference claims. The parent polls the child's resident memory while it waits
-// (every 20 ms at most) and kills it past that allowance, so such a file costs at most the
-// allowance plus one poll's worth of filling, not the gigabytes the reference claims.
-// The walk also refuses any soft or external link, and any dataset stored in external or virtual
-// files: those make HDF5 open whatever file they name as the parent reads, and Keras writes none.
-// Why not the alternatives: validating heap references ourselves means re-implementing part of
-// HDF5's file format for one known crash, not for the next; a newer libhdf5 (1.14, PyPI's) is not
-// a Debian package here. The cost is one fork and a second read: about a tenth of a second for
-// VGG16's 58 MB base (the weights stay in the page cache).
-// Not thread-safe with other HDF5 use (neither is the serial library); the child touches nothing
-// but the file, and leaves with _exit.
+// by name would reach another object than the link. Errors the child meets (kiln::Error) are not
+// reported: the parent's own read reports them, with the usual messages. A child whose resident
+// memory grew by more than twice the file's size plus KILN_HDF5_SURVEY_MEMORY_MB (default 512)
+// refuses the file too: libhdf5 allocates and fills what a corrupt heap reference claims. The
+// parent polls the child's resident memory while it waits (every 20 ms at most) and kills it past
+// that allowance, so such a file costs at most the allowance plus one poll's worth of filling, not
+// the gigabytes the reference claims. The walk also refuses any soft or external link, and any
+// dataset stored in external or virtual files: those make HDF5 open whatever file they name as the
+// parent reads, and Keras writes none. Why not the alternatives: validating heap references
+// ourselves means re-implementing part of HDF5's file format for one known crash, not for the next;
+// a newer libhdf5 (1.14, PyPI's) is not a Debian package here. The cost is one fork and a second
+// read: about a tenth of a second for VGG16's 58 MB base (the weights stay in the page cache). Not
+// thread-safe with other HDF5 use (neither is the serial library); the child touches nothing but
+// the file, and leaves with _exit.
 #pragma once
 
 #include <cstdint>

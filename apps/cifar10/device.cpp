@@ -2,10 +2,10 @@
 
 #include <sstream>
 
+#include "apps/cifar10/distributed.h"
 #include "kernels/device_info.h"
 #include "kernels/device_memory.h"
 #include "kernels/nccl.h"
-#include "apps/cifar10/distributed.h"
 
 namespace kiln::app {
 
@@ -54,8 +54,6 @@ std::string set_compute_device(const std::string& name) {
 
 Device compute_device() { return g_device; }
 
-Tensor on_compute_device(const Tensor& t) {
-  return t.device() == g_device ? t : t.to(g_device);
-}
+Tensor on_compute_device(const Tensor& t) { return t.device() == g_device ? t : t.to(g_device); }
 
 }  // namespace kiln::app

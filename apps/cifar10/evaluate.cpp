@@ -183,14 +183,13 @@ int run_evaluate(const EvaluateOptions& o) {
               static_cast<long long>(e.n), format_evaluation_details(e, m.class_names).c_str());
   if (o.pictures != "none") {
     const std::string prefix =
-        o.pictures.empty()
-            ? (std::filesystem::path(o.model).parent_path() / "confusion").string()
-            : o.pictures;
+        o.pictures.empty() ? (std::filesystem::path(o.model).parent_path() / "confusion").string()
+                           : o.pictures;
     char accuracy[32];
     std::snprintf(accuracy, sizeof accuracy, "%.4f", e.accuracy);
-    const std::string title = "Confusion matrix: " +
-                              std::filesystem::path(o.model).filename().string() + " on " +
-                              std::to_string(e.n) + " " + split + " images, accuracy " + accuracy;
+    const std::string title =
+        "Confusion matrix: " + std::filesystem::path(o.model).filename().string() + " on " +
+        std::to_string(e.n) + " " + split + " images, accuracy " + accuracy;
     // The figures are printed already: a picture that cannot be written (a read-only models
     // folder) is a note, not a failed evaluation.
     try {

@@ -54,8 +54,7 @@ std::vector<EpochRecord> parse_history(const std::string& text, const std::strin
   return rows;
 }
 
-std::vector<EpochRecord> parse_history_columns(const std::string& text,
-                                               const std::string& path) {
+std::vector<EpochRecord> parse_history_columns(const std::string& text, const std::string& path) {
   std::istringstream in(text);
   std::string line;
   std::int64_t line_no = 0;
@@ -65,9 +64,9 @@ std::vector<EpochRecord> parse_history_columns(const std::string& text,
   KILN_CHECK(!line.empty(), path, ": empty; expected a CSV history with a header line");
   // Each column's slot in EpochRecord's fields (-1: a column Kiln does not draw).
   const std::vector<std::pair<std::string, int>> known = {
-      {"epoch", 0},        {"loss", 1},          {"accuracy", 2},      {"acc", 2},
-      {"val_loss", 3},     {"val_accuracy", 4},  {"val_acc", 4},       {"learning_rate", 5},
-      {"lr", 5},           {"seconds", 6},       {"images_per_second", 7}};
+      {"epoch", 0},    {"loss", 1},         {"accuracy", 2},         {"acc", 2},
+      {"val_loss", 3}, {"val_accuracy", 4}, {"val_acc", 4},          {"learning_rate", 5},
+      {"lr", 5},       {"seconds", 6},      {"images_per_second", 7}};
   std::vector<int> slot;
   std::vector<bool> seen(8, false);
   std::istringstream header(line);

@@ -1,5 +1,5 @@
-// cifar10: train | evaluate | predict | plot | export. Every failure ends here as ONE line on stderr,
-// "cifar10: <message>", with exit status 1 (2 for a usage error, 3 when training diverged:
+// cifar10: train | evaluate | predict | plot | export. Every failure ends here as ONE line on
+// stderr, "cifar10: <message>", with exit status 1 (2 for a usage error, 3 when training diverged:
 // apps/cifar10/divergence.h), never a core dump.
 // Started by mpirun as one of N > 1 processes (apps/cifar10/distributed.h), a failing rank says
 // "cifar10: rank R of N: <message>" and ends the whole job with that status (MPI_Abort), so the
@@ -16,8 +16,8 @@
 #include "apps/cifar10/commands.h"
 #include "apps/cifar10/device.h"
 #include "apps/cifar10/distributed.h"
-#include "apps/cifar10/error_line.h"
 #include "apps/cifar10/divergence.h"
+#include "apps/cifar10/error_line.h"
 #include "apps/cifar10/options.h"
 #include "base/error.h"
 #include "kernels/comm.h"
@@ -123,9 +123,8 @@ int run_command(int argc, char** argv) {
     return dispatch(argv[1], args);
   } catch (const UsageError& e) {
     const std::string command = argv[1];
-    const bool known =
-        command == "train" || command == "evaluate" || command == "predict" || command == "plot" ||
-        command == "export";
+    const bool known = command == "train" || command == "evaluate" || command == "predict" ||
+                       command == "plot" || command == "export";
     return fail(std::string(e.what()) + " (see cifar10 " + (known ? command + " " : "") + "--help)",
                 2, true);
   } catch (const kiln::app::TrainingDiverged& e) {

@@ -49,17 +49,18 @@ void add_common(ArgParser& p, CommonOptions& c) {
 }
 
 ArgParser train_parser(TrainOptions& o) {
-  ArgParser p("cifar10 train [options]",
-           "Trains VGG16 with a new head (Dense(hidden, relu) -> Dropout -> Dense(classes)) with\n"
-           "Adam and softmax cross-entropy, as the Keras transfer-learning recipe does. Writes\n"
-           "OUT/best.h5 (best val_loss), OUT/last.h5 (checkpoint for --resume),\n"
-           "OUT/history.csv and the curves OUT/training.svg and .png, after every epoch.",
-           "Learning rate: VGG16 has no batch norm; from random init it trains with Adam at 1e-4\n"
-           "and is unstable at 1e-3. So the default lr is 1e-3 with a pretrained base and 1e-4\n"
-           "with --weights none; --lr overrides.\n"
-           "Data: a cifar-10-batches-bin directory, an image folder (DIR/<class>/<image>), a\n"
-           "directory of MNIST-style IDX files, or 'fashion-mnist' (" +
-               std::string("/usr/share/datasets/fashion-mnist") + ").");
+  ArgParser p(
+      "cifar10 train [options]",
+      "Trains VGG16 with a new head (Dense(hidden, relu) -> Dropout -> Dense(classes)) with\n"
+      "Adam and softmax cross-entropy, as the Keras transfer-learning recipe does. Writes\n"
+      "OUT/best.h5 (best val_loss), OUT/last.h5 (checkpoint for --resume),\n"
+      "OUT/history.csv and the curves OUT/training.svg and .png, after every epoch.",
+      "Learning rate: VGG16 has no batch norm; from random init it trains with Adam at 1e-4\n"
+      "and is unstable at 1e-3. So the default lr is 1e-3 with a pretrained base and 1e-4\n"
+      "with --weights none; --lr overrides.\n"
+      "Data: a cifar-10-batches-bin directory, an image folder (DIR/<class>/<image>), a\n"
+      "directory of MNIST-style IDX files, or 'fashion-mnist' (" +
+          std::string("/usr/share/datasets/fashion-mnist") + ").");
   p.option("--data", "DIR", std::string("dataset (default ") + kDefaultCifarDir + ")",
            [&o](const std::string& v) { o.data = v; });
   p.option("--weights", "FILE|none",
@@ -129,8 +130,7 @@ ArgParser train_parser(TrainOptions& o) {
            "for keras.saving.load_model",
            [&o](const std::string& v) {
              if (v != "h5" && v != "weights.h5" && v != "keras") {
-               throw UsageError("--save-format: expected h5, weights.h5 or keras, got '" + v +
-                                "'");
+               throw UsageError("--save-format: expected h5, weights.h5 or keras, got '" + v + "'");
              }
              o.save_format = v;
            });
@@ -147,8 +147,8 @@ ArgParser train_parser(TrainOptions& o) {
 
 ArgParser evaluate_parser(EvaluateOptions& o) {
   ArgParser p("cifar10 evaluate --model FILE.h5 [--data DIR] [options]",
-           "Prints loss, accuracy, per-class accuracy and the confusion matrix of a model file\n"
-           "(one train wrote, or Keras' for the same architecture) on a dataset split.");
+              "Prints loss, accuracy, per-class accuracy and the confusion matrix of a model file\n"
+              "(one train wrote, or Keras' for the same architecture) on a dataset split.");
   p.option("--model", "FILE", "weights file (default models/best.h5)",
            [&o](const std::string& v) { o.model = v; });
   p.option("--data", "DIR", std::string("dataset, as for train (default ") + kDefaultCifarDir + ")",
@@ -179,9 +179,10 @@ ArgParser evaluate_parser(EvaluateOptions& o) {
 }
 
 ArgParser plot_parser(PlotOptions& o) {
-  ArgParser p("cifar10 plot HISTORY.csv [--out PREFIX] [--title TEXT]",
-           "Draws the training curves of a history file (train's history.csv, also of a resumed\n"
-           "run, or Keras' CSVLogger with the same columns) to PREFIX.svg and PREFIX.png.");
+  ArgParser p(
+      "cifar10 plot HISTORY.csv [--out PREFIX] [--title TEXT]",
+      "Draws the training curves of a history file (train's history.csv, also of a resumed\n"
+      "run, or Keras' CSVLogger with the same columns) to PREFIX.svg and PREFIX.png.");
   p.option("--out", "PREFIX", "where to draw (default: training beside the history file)",
            [&o](const std::string& v) { o.out = v; });
   p.option("--title", "TEXT", "the picture's title (default: the history file's name)",
@@ -191,9 +192,9 @@ ArgParser plot_parser(PlotOptions& o) {
 
 ArgParser predict_parser(PredictOptions& o) {
   ArgParser p("cifar10 predict --model FILE.h5 INPUT... [--out preds.csv]",
-           "Classifies image files (JPEG, PNG; resized to the model's input) and CIFAR-10 .bin\n"
-           "batch files. The CSV has one row per image: source,index,label,pred,p0,..., with\n"
-           "label empty when unknown and p the softmax probabilities.");
+              "Classifies image files (JPEG, PNG; resized to the model's input) and CIFAR-10 .bin\n"
+              "batch files. The CSV has one row per image: source,index,label,pred,p0,..., with\n"
+              "label empty when unknown and p the softmax probabilities.");
   p.option("--model", "FILE", "weights file (default models/best.h5)",
            [&o](const std::string& v) { o.model = v; });
   p.option("--out", "FILE", "write the predictions as CSV",
@@ -219,10 +220,11 @@ ArgParser predict_parser(PredictOptions& o) {
 }
 
 ArgParser export_parser(ExportOptions& o) {
-  ArgParser p("cifar10 export --model FILE.h5 --onnx OUT.onnx [--raw-input]",
-           "Writes a model file (as predict loads it) as an ONNX model, opset 17: VGG16 base and\n"
-           "head, softmax probabilities out, class names in the metadata. The input is float\n"
-           "(N,3,H,W), preprocessed as Kiln feeds it, or with --raw-input uint8 (N,H,W,3) RGB.");
+  ArgParser p(
+      "cifar10 export --model FILE.h5 --onnx OUT.onnx [--raw-input]",
+      "Writes a model file (as predict loads it) as an ONNX model, opset 17: VGG16 base and\n"
+      "head, softmax probabilities out, class names in the metadata. The input is float\n"
+      "(N,3,H,W), preprocessed as Kiln feeds it, or with --raw-input uint8 (N,H,W,3) RGB.");
   p.option("--model", "FILE", "weights file (default models/best.h5)",
            [&o](const std::string& v) { o.model = v; });
   p.option("--onnx", "FILE", "the ONNX file to write (required)",

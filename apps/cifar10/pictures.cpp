@@ -21,8 +21,7 @@ std::string fmt(const char* format, double v) {
 }
 
 double median(std::vector<double> v) {
-  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }),
-          v.end());
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
   if (v.empty()) return std::nan("");
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -78,10 +77,10 @@ plot::Drawing training_picture(const std::vector<EpochRecord>& rows, const Train
                        plot::palette::grey});
   }
   plot::Panel loss_panel{"Loss", "epoch", "categorical cross-entropy", {loss, val_loss}, markers,
-                         true, false};
+                         true,   false};
   plot::Panel acc_panel{"Accuracy", "epoch", "accuracy", {acc, val_acc}, markers, true, false};
   plot::Panel lr_panel{"Learning rate", "epoch", "learning rate (log scale)", {lr}, markers, true,
-                       false, true};
+                       false,           true};
 
   std::string title = facts.title.empty() ? "Training" : facts.title;
   std::string subtitle;
@@ -135,11 +134,11 @@ plot::Drawing confusion_picture(const Evaluation& e, const std::vector<std::stri
   for (std::int64_t k = 0; k < e.classes; ++k) {
     std::int64_t total = 0;
     for (std::int64_t p = 0; p < e.classes; ++p) total += e.confusion[k * e.classes + p];
-    map.row_notes.push_back(
-        total == 0 ? "-"
-                   : fmt("%.3f", static_cast<double>(e.confusion[k * e.classes + k]) /
-                                     static_cast<double>(total)) +
-                         " (" + std::to_string(total) + ")");
+    map.row_notes.push_back(total == 0
+                                ? "-"
+                                : fmt("%.3f", static_cast<double>(e.confusion[k * e.classes + k]) /
+                                                  static_cast<double>(total)) +
+                                      " (" + std::to_string(total) + ")");
   }
   plot::heat_map_size(map, width, height);
   return [map](plot::Canvas& c) { plot::draw_heat_map(c, map); };
@@ -157,11 +156,13 @@ plot::Drawing contact_sheet(const std::vector<SheetImage>& all, std::int64_t sid
                             const std::string& title, int& width, int& height) {
   KILN_CHECK(!all.empty(), "no images for the contact sheet");
   const std::vector<SheetImage> images(
-      all.begin(), all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), kSheetMaxImages)));
+      all.begin(),
+      all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), kSheetMaxImages)));
   const std::size_t columns = std::min<std::size_t>(images.size(), 8);
   const std::size_t rows_of = (images.size() + columns - 1) / columns;
   std::size_t lines = 1;
-  for (const SheetImage& im : images) lines = std::max(lines, 1 + im.top.size() + !im.truth.empty());
+  for (const SheetImage& im : images)
+    lines = std::max(lines, 1 + im.top.size() + !im.truth.empty());
   const double cell_w = 180, picture = 128, line_h = 15, top = 50;
   const double cell_h = picture + 10 + line_h * static_cast<double>(lines) + 14;
   width = static_cast<int>(cell_w * static_cast<double>(columns) + 20);
@@ -195,8 +196,8 @@ plot::Drawing contact_sheet(const std::vector<SheetImage>& all, std::int64_t sid
         ty += line_h;
         const bool wrong = t == 0 && !im.truth.empty() && im.top[0].first != im.truth;
         c.text({x + cell_w / 2, ty}, im.top[t].first + " " + fmt("%.3f", im.top[t].second),
-               {12, wrong ? plot::Color{0.8, 0.1, 0.1} : plot::palette::black,
-                plot::Anchor::Middle, t == 0});
+               {12, wrong ? plot::Color{0.8, 0.1, 0.1} : plot::palette::black, plot::Anchor::Middle,
+                t == 0});
       }
       if (!im.truth.empty()) {
         c.text({x + cell_w / 2, ty + line_h}, "true: " + im.truth,

@@ -14,8 +14,8 @@
 namespace kiln::app {
 
 struct TrainingFacts {
-  std::string title;             // "CIFAR-10 binary (data/cifar-10-batches-bin)"; "" for none
-  std::string model, device;     // "VGG16 + head 256 (frozen base)", "cpu"; "" for none
+  std::string title;               // "CIFAR-10 binary (data/cifar-10-batches-bin)"; "" for none
+  std::string model, device;       // "VGG16 + head 256 (frozen base)", "cpu"; "" for none
   std::int64_t stopped_epoch = 0;  // the epoch early stopping ended the run at; 0 if it did not
 };
 

@@ -13,8 +13,7 @@ namespace kiln::app {
 int run_plot(const PlotOptions& o) {
   const std::vector<EpochRecord> rows = parse_history_columns(read_text_file(o.history), o.history);
   const std::filesystem::path history(o.history);
-  const std::string prefix =
-      o.out.empty() ? (history.parent_path() / "training").string() : o.out;
+  const std::string prefix = o.out.empty() ? (history.parent_path() / "training").string() : o.out;
   TrainingFacts facts;
   facts.title = o.title.empty() ? history.filename().string() : o.title;
   for (const std::string& path : write_training_pictures(prefix, rows, facts)) {

@@ -101,7 +101,8 @@ int run_predict(const PredictOptions& o) {
     BatchLoader loader(data, options);
     loader.start_epoch(0);
     while (auto batch = loader.next()) {
-      const std::vector<float> p = softmax((*m.model)(on_compute_device(batch->images))).to_vector<float>();
+      const std::vector<float> p =
+          softmax((*m.model)(on_compute_device(batch->images))).to_vector<float>();
       probs.insert(probs.end(), p.begin(), p.end());
     }
   }

@@ -26,8 +26,8 @@
 #include "apps/cifar10/early_stopping.h"
 #include "apps/cifar10/evaluate.h"
 #include "apps/cifar10/history.h"
-#include "apps/cifar10/pictures.h"
 #include "apps/cifar10/model_file.h"
+#include "apps/cifar10/pictures.h"
 #include "apps/cifar10/progress.h"
 #include "core/functions.h"
 #include "data/gpu_input.h"
@@ -351,9 +351,9 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
   if (job_root()) {
     fs::create_directories(out_dir);
     // Temporaries a killed run left (each writer also does this before it writes).
-    for (const std::string& p : {best_path, last_path, history_path,
-                                 (out_dir / "training.svg").string(),
-                                 (out_dir / "training.png").string()}) {
+    for (const std::string& p :
+         {best_path, last_path, history_path, (out_dir / "training.svg").string(),
+          (out_dir / "training.png").string()}) {
       remove_stale_temporaries(p);
     }
   }
@@ -362,11 +362,11 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
                                            {"seed", std::to_string(o.common.seed)},
                                            {"val_split", fmt("%.17g", o.val_split)},
                                            {"data", o.data}};
-  const TrainingFacts picture_facts{
-      "VGG16 transfer learning on " + parts.description,
-      "training " + trainable + ", Adam lr " + fmt("%g", adam_options.lr) + ", batch " +
-          std::to_string(o.batch_size),
-      device_name(compute_device()), 0};
+  const TrainingFacts picture_facts{"VGG16 transfer learning on " + parts.description,
+                                    "training " + trainable + ", Adam lr " +
+                                        fmt("%g", adam_options.lr) + ", batch " +
+                                        std::to_string(o.batch_size),
+                                    device_name(compute_device()), 0};
   bool stopped = false;
   double train_seconds = 0, blocked_seconds = 0;
   for (std::int64_t epoch = done + 1; epoch <= o.epochs && !stopped; ++epoch) {

@@ -9,13 +9,12 @@
 #include "kernels/device_memory.h"
 
 int main() {
-  std::printf("cpu engine: %s\n",
-              kiln::cpu_engine() == kiln::CpuEngine::Fast ? "fast (oneDNN, OpenBLAS, OpenMP)"
-                                                          : "reference");
+  std::printf("cpu engine: %s\n", kiln::cpu_engine() == kiln::CpuEngine::Fast
+                                      ? "fast (oneDNN, OpenBLAS, OpenMP)"
+                                      : "reference");
   std::printf("openmp threads: %d\n", omp_get_max_threads());
-  std::printf("cuda available: %s\n", kiln::kernels::cuda::available()
-                                          ? "yes"
-                                          : kiln::kernels::cuda::unavailable_reason());
+  std::printf("cuda available: %s\n",
+              kiln::kernels::cuda::available() ? "yes" : kiln::kernels::cuda::unavailable_reason());
   std::fputs(kiln::kernels::cuda::device_report().c_str(), stdout);
   return 0;
 }

@@ -38,8 +38,7 @@ class Canvas {
   virtual void polyline(const std::vector<Point>& points, Color color, double width,
                         bool dashed = false) = 0;
   virtual void rect(double x, double y, double w, double h, Color fill) = 0;
-  virtual void rect_outline(double x, double y, double w, double h, Color stroke,
-                            double width) = 0;
+  virtual void rect_outline(double x, double y, double w, double h, Color stroke, double width) = 0;
   virtual void circle(Point centre, double radius, Color fill) = 0;
   // `text` is UTF-8; its baseline passes through `at`.
   virtual void text(Point at, const std::string& text, const TextStyle& style) = 0;

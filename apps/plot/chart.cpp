@@ -122,9 +122,8 @@ std::string tick_label(double value, double spacing) {
     return buf;
   }
   int decimals = 0;
-  while (decimals < 6 &&
-         std::abs(spacing * std::pow(10, decimals) - std::round(spacing * std::pow(10, decimals))) >
-             1e-6) {
+  while (decimals < 6 && std::abs(spacing * std::pow(10, decimals) -
+                                  std::round(spacing * std::pow(10, decimals))) > 1e-6) {
     ++decimals;
   }
   std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
@@ -257,11 +256,12 @@ void draw_heat_map(Canvas& canvas, const HeatMap& map) {
       const double share = total > 0 ? static_cast<double>(count) / static_cast<double>(total) : 0;
       const Color fill{1 - share * (1 - palette::blue.r), 1 - share * (1 - palette::blue.g),
                        1 - share * (1 - palette::blue.b)};
-      const double cx = left + static_cast<double>(c) * kCell, cy = top + static_cast<double>(r) * kCell;
+      const double cx = left + static_cast<double>(c) * kCell,
+                   cy = top + static_cast<double>(r) * kCell;
       canvas.rect(cx, cy, kCell, kCell, fill);
-      canvas.text({cx + kCell / 2, cy + kCell / 2 + count_size * 0.35}, std::to_string(count),
-                  {count_size, share > 0.5 ? Color{1, 1, 1} : palette::black, Anchor::Middle,
-                   r == c});
+      canvas.text(
+          {cx + kCell / 2, cy + kCell / 2 + count_size * 0.35}, std::to_string(count),
+          {count_size, share > 0.5 ? Color{1, 1, 1} : palette::black, Anchor::Middle, r == c});
     }
     const double ry = top + (static_cast<double>(r) + 0.5) * kCell + kNameSize * 0.35;
     canvas.text({left - 8, ry}, map.names[r], {kNameSize, palette::black, Anchor::End});

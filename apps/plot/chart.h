@@ -52,8 +52,8 @@ void draw_panel(Canvas& canvas, const Panel& panel, double x, double y, double w
 
 struct HeatMap {
   std::string title, row_label, column_label;
-  std::vector<std::string> names;     // n class names, rows and columns alike
-  std::vector<std::int64_t> counts;   // (n, n) row-major: [row * n + column]
+  std::vector<std::string> names;      // n class names, rows and columns alike
+  std::vector<std::int64_t> counts;    // (n, n) row-major: [row * n + column]
   std::vector<std::string> row_notes;  // n, printed right of each row ("" for none)
   std::string notes_title;
 };

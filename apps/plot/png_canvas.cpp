@@ -33,8 +33,7 @@ class CairoCanvas final : public Canvas {
  public:
   explicit CairoCanvas(cairo_t* cr) : cr_(cr) {}
 
-  void polyline(const std::vector<Point>& points, Color color, double width,
-                bool dashed) override {
+  void polyline(const std::vector<Point>& points, Color color, double width, bool dashed) override {
     if (points.empty()) return;
     set(color);
     cairo_set_line_width(cr_, width);
@@ -76,7 +75,7 @@ class CairoCanvas final : public Canvas {
     cairo_text_extents(cr_, text.c_str(), &e);
     cairo_translate(cr_, at.x, at.y);
     cairo_rotate(cr_, -s.rotate_degrees * M_PI / 180);
-    const double shift = s.anchor == Anchor::Start ? 0
+    const double shift = s.anchor == Anchor::Start    ? 0
                          : s.anchor == Anchor::Middle ? e.x_advance / 2
                                                       : e.x_advance;
     cairo_move_to(cr_, -shift, 0);
@@ -85,11 +84,10 @@ class CairoCanvas final : public Canvas {
     cairo_restore(cr_);
   }
 
-  void image(double x, double y, double w, double h, const std::uint8_t* rgb,
-             std::int64_t width, std::int64_t height) override {
-    cairo_surface_t* img =
-        cairo_image_surface_create(CAIRO_FORMAT_RGB24, static_cast<int>(width),
-                                   static_cast<int>(height));
+  void image(double x, double y, double w, double h, const std::uint8_t* rgb, std::int64_t width,
+             std::int64_t height) override {
+    cairo_surface_t* img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, static_cast<int>(width),
+                                                      static_cast<int>(height));
     if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) {
       const char* why = cairo_status_to_string(cairo_surface_status(img));
       cairo_surface_destroy(img);
@@ -162,8 +160,9 @@ std::string render_png(int width, int height, const Drawing& draw) {
 bool png_supported() { return false; }
 
 std::string render_png(int, int, const Drawing&) {
-  KILN_FAIL("this build has no PNG pictures (Cairo was not found when it was configured; Debian: "
-            "libcairo2-dev, which scripts/setup installs); SVG works");
+  KILN_FAIL(
+      "this build has no PNG pictures (Cairo was not found when it was configured; Debian: "
+      "libcairo2-dev, which scripts/setup installs); SVG works");
 }
 
 #endif

@@ -33,10 +33,18 @@ std::string escape(const std::string& text) {
   std::string out;
   for (char ch : text) {
     switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
       default:
         // Control characters are not allowed in XML (a class name or a file name may hold one).
         if (static_cast<unsigned char>(ch) >= 0x20 || ch == '\t' || ch == '\n') out += ch;
@@ -45,8 +53,7 @@ std::string escape(const std::string& text) {
   return out;
 }
 
-const char base64_digits[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const char base64_digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 std::string base64(const std::string& bytes) {
   std::string out;
@@ -71,17 +78,19 @@ std::string base64(const std::string& bytes) {
 class SvgCanvas final : public Canvas {
  public:
   SvgCanvas(int width, int height) {
-    out_ = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
-           "width=\"" + std::to_string(width) + "\" height=\"" + std::to_string(height) +
-           "\" viewBox=\"0 0 " + std::to_string(width) + " " + std::to_string(height) +
-           "\" font-family=\"DejaVu Sans, Verdana, sans-serif\">\n";
+    out_ =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
+        "width=\"" +
+        std::to_string(width) + "\" height=\"" + std::to_string(height) + "\" viewBox=\"0 0 " +
+        std::to_string(width) + " " + std::to_string(height) +
+        "\" font-family=\"DejaVu Sans, Verdana, sans-serif\">\n";
   }
 
-  void polyline(const std::vector<Point>& points, Color color, double width,
-                bool dashed) override {
-    out_ += "<polyline fill=\"none\" stroke=\"" + rgb(color) + "\"" + opacity("stroke-opacity", color) +
-            " stroke-width=\"" + num(width) + "\" stroke-linejoin=\"round\"" +
-            (dashed ? " stroke-dasharray=\"6 4\"" : "") + " points=\"";
+  void polyline(const std::vector<Point>& points, Color color, double width, bool dashed) override {
+    out_ += "<polyline fill=\"none\" stroke=\"" + rgb(color) + "\"" +
+            opacity("stroke-opacity", color) + " stroke-width=\"" + num(width) +
+            "\" stroke-linejoin=\"round\"" + (dashed ? " stroke-dasharray=\"6 4\"" : "") +
+            " points=\"";
     for (std::size_t i = 0; i < points.size(); ++i) {
       out_ += (i ? " " : "") + num(points[i].x) + "," + num(points[i].y);
     }
@@ -110,8 +119,8 @@ class SvgCanvas final : public Canvas {
             "\" fill=\"" + rgb(s.color) + "\" text-anchor=\"" +
             anchors[static_cast<int>(s.anchor)] + "\"" + (s.bold ? " font-weight=\"bold\"" : "");
     if (s.rotate_degrees != 0) {
-      out_ += " transform=\"rotate(" + num(-s.rotate_degrees) + " " + num(at.x) + " " +
-              num(at.y) + ")\"";
+      out_ += " transform=\"rotate(" + num(-s.rotate_degrees) + " " + num(at.x) + " " + num(at.y) +
+              ")\"";
     }
     out_ += ">" + escape(text) + "</text>\n";
   }
@@ -120,14 +129,13 @@ class SvgCanvas final : public Canvas {
              std::int64_t width, std::int64_t height) override {
     // An SVG holds a raster image as an embedded PNG, which takes Cairo to encode.
     if (!png_supported()) return;
-    const std::string png = render_png(static_cast<int>(width), static_cast<int>(height),
-                                       [&](Canvas& c) {
-                                         c.image(0, 0, static_cast<double>(width),
-                                                 static_cast<double>(height), rgb_pixels, width,
-                                                 height);
-                                       });
-    out_ += "<image x=\"" + num(x) + "\" y=\"" + num(y) + "\" width=\"" + num(w) +
-            "\" height=\"" + num(h) + "\" href=\"data:image/png;base64," + base64(png) + "\"/>\n";
+    const std::string png =
+        render_png(static_cast<int>(width), static_cast<int>(height), [&](Canvas& c) {
+          c.image(0, 0, static_cast<double>(width), static_cast<double>(height), rgb_pixels, width,
+                  height);
+        });
+    out_ += "<image x=\"" + num(x) + "\" y=\"" + num(y) + "\" width=\"" + num(w) + "\" height=\"" +
+            num(h) + "\" href=\"data:image/png;base64," + base64(png) + "\"/>\n";
   }
 
   std::string finish() { return out_ + "</svg>\n"; }

@@ -1,6 +1,8 @@
 // CPU side of the benchmark machinery; see bench.h.
 #include "bench/support/bench.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -12,8 +14,6 @@
 #include <random>
 #include <sstream>
 #include <thread>
-
-#include <unistd.h>
 
 #include "kernels/linear.h"
 
@@ -88,11 +88,18 @@ void report(benchmark::State& state, const std::vector<double>& seconds, const W
   if (work.bytes > 0) state.counters["GB/s"] = work.bytes / t / 1e9;
   if (work.flops > 0) state.counters["TFLOP/s"] = work.flops / t / 1e12;
   switch (work.bound) {
-    case Bound::Memory: achieved = work.bytes / t / 1e9; ceiling = ceilings.copy_gbs; break;
+    case Bound::Memory:
+      achieved = work.bytes / t / 1e9;
+      ceiling = ceilings.copy_gbs;
+      break;
     case Bound::ComputeFP32:
-      achieved = work.flops / t / 1e12; ceiling = ceilings.gemm_fp32_tflops; break;
+      achieved = work.flops / t / 1e12;
+      ceiling = ceilings.gemm_fp32_tflops;
+      break;
     case Bound::ComputeTF32:
-      achieved = work.flops / t / 1e12; ceiling = ceilings.gemm_tf32_tflops; break;
+      achieved = work.flops / t / 1e12;
+      ceiling = ceilings.gemm_tf32_tflops;
+      break;
   }
   if (ceiling > 0 && achieved > 0) state.counters["%ceiling"] = 100.0 * achieved / ceiling;
   std::lock_guard<std::mutex> lock(g_mutex);
@@ -130,7 +137,8 @@ const Ceilings& cpu_ceilings() {
     // thread, compiled like Kiln's own elementwise kernels: that is the bandwidth they can reach.
     // (glibc's memcpy measured ~20% lower here: it switches to non-temporal stores at this size.)
     const std::int64_t count = std::int64_t{64} << 20;  // 256 MiB of floats per buffer
-    std::vector<float> a(static_cast<std::size_t>(count), 1.f), b(static_cast<std::size_t>(count), 0.f);
+    std::vector<float> a(static_cast<std::size_t>(count), 1.f),
+        b(static_cast<std::size_t>(count), 0.f);
     const auto stream_copy = [&] {
       const float* src = a.data();
       float* dst = b.data();
@@ -141,8 +149,9 @@ const Ceilings& cpu_ceilings() {
     const std::int64_t n = 2048;
     const std::vector<float> x = random_floats(n * n, 1), w = random_floats(n * n, 2);
     std::vector<float> y(static_cast<std::size_t>(n * n));
-    const double s = median_seconds(
-        3, [&] { kernels::cpu::linear_forward_blas(n, n, n, x.data(), w.data(), nullptr, y.data()); });
+    const double s = median_seconds(3, [&] {
+      kernels::cpu::linear_forward_blas(n, n, n, x.data(), w.data(), nullptr, y.data());
+    });
     out.gemm_fp32_tflops = 2.0 * n * n * n / s / 1e12;
     return out;
   }();
@@ -221,8 +230,9 @@ int run_main(int argc, char** argv, const std::function<void()>& register_all) {
   const Ceilings& cpu = cpu_ceilings();
   benchmark::AddCustomContext("cpu_model", cpu_model());
   benchmark::AddCustomContext("cpu_threads", std::to_string(std::thread::hardware_concurrency()));
-  benchmark::AddCustomContext("note", "the ms counter is each row's median kernel time; on CPU rows the "
-                                      "Time column also includes the cache flush before each iteration");
+  benchmark::AddCustomContext("note",
+                              "the ms counter is each row's median kernel time; on CPU rows the "
+                              "Time column also includes the cache flush before each iteration");
   benchmark::AddCustomContext("cpu_copy_GB/s", fixed(cpu.copy_gbs, 1));
   benchmark::AddCustomContext("cpu_sgemm_TFLOP/s", fixed(cpu.gemm_fp32_tflops, 3));
 #if KILN_WITH_CUDA

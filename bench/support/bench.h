@@ -43,9 +43,9 @@ struct Role {
 
 // The machine's measured ceilings, one set per device kind. Zero where not measured.
 struct Ceilings {
-  double copy_gbs = 0;         // read + write bytes per second of a large copy, in GB/s
-  double gemm_fp32_tflops = 0; // a large FP32 GEMM (OpenBLAS on the CPU, cuBLAS on the GPU)
-  double gemm_tf32_tflops = 0; // the same on TF32 tensor cores (GPU only)
+  double copy_gbs = 0;          // read + write bytes per second of a large copy, in GB/s
+  double gemm_fp32_tflops = 0;  // a large FP32 GEMM (OpenBLAS on the CPU, cuBLAS on the GPU)
+  double gemm_tf32_tflops = 0;  // the same on TF32 tensor cores (GPU only)
 };
 
 // Sets the counters from the iterations' times (seconds): ms (median), GB/s, TFLOP/s, %rival,
@@ -92,8 +92,8 @@ std::vector<float> random_floats(std::int64_t n, std::uint64_t seed, float lo = 
 
 // VGG16's 13 convolution layers and the sizes the issue asks for.
 struct VggConv {
-  const char* name;  // Keras' name, e.g. "block3_conv2"
-  std::int64_t c, k; // input and output channels
+  const char* name;     // Keras' name, e.g. "block3_conv2"
+  std::int64_t c, k;    // input and output channels
   std::int64_t hw_div;  // the layer's map is image / hw_div pixels on a side
 };
 const std::vector<VggConv>& vgg16_convs();

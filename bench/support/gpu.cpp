@@ -96,8 +96,8 @@ const Ceilings& ceilings() {
       std::vector<double> s;
       for (int i = 0; i < 6; ++i) {
         s.push_back(events.time([&] {
-          CUDA_CHECK(cudaMemcpyAsync(b.get(), a.get(), bytes, cudaMemcpyDeviceToDevice,
-                                     cuda::stream()));
+          CUDA_CHECK(
+              cudaMemcpyAsync(b.get(), a.get(), bytes, cudaMemcpyDeviceToDevice, cuda::stream()));
         }));
       }
       out.copy_gbs = 2.0 * bytes / median_of(s) / 1e9;
@@ -158,7 +158,8 @@ std::string describe_device() {
   CUDA_CHECK(cudaRuntimeGetVersion(&runtime));
   CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device));
   char buf[512];
-  std::snprintf(buf, sizeof buf, "%s (sm_%d%d, %d SMs), driver %d.%d, CUDA runtime %d.%d, cuDNN %zu, L2 %d MiB",
+  std::snprintf(buf, sizeof buf,
+                "%s (sm_%d%d, %d SMs), driver %d.%d, CUDA runtime %d.%d, cuDNN %zu, L2 %d MiB",
                 prop.name, prop.major, prop.minor, prop.multiProcessorCount, driver / 1000,
                 (driver % 1000) / 10, runtime / 1000, (runtime % 1000) / 10,
                 static_cast<std::size_t>(cudnnGetVersion()), l2 >> 20);

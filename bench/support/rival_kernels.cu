@@ -1,8 +1,7 @@
 // See rival_kernels.h. Grid-stride loops and Kiln's deterministic block reduction.
-#include "bench/support/rival_kernels.h"
-
 #include <cuda_runtime.h>
 
+#include "bench/support/rival_kernels.h"
 #include "kernels/cuda/block_reduce.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/launch.h"
@@ -42,8 +41,8 @@ void nll_mean(std::int64_t n, std::int64_t k, const float* logp, const std::int3
 void nll_backward(std::int64_t n, std::int64_t k, const std::int32_t* labels, float scale,
                   float* dlogp) {
   if (n * k == 0) return;
-  nll_backward_kernel<<<detail::blocks_for(n * k), detail::kThreads, 0,
-                        kernels::cuda::stream()>>>(n, k, labels, scale, dlogp);
+  nll_backward_kernel<<<detail::blocks_for(n * k), detail::kThreads, 0, kernels::cuda::stream()>>>(
+      n, k, labels, scale, dlogp);
   KILN_LAUNCH_CHECK();
 }
 

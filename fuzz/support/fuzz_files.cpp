@@ -22,7 +22,9 @@ namespace fs = std::filesystem;
 // file, the behaviour under test. Its limit must fall well inside libFuzzer's -timeout (10 s in
 // scripts/fuzz), or the refusal would be reported as the fuzzer's timeout. A value set by the
 // caller wins (overwrite 0).
-[[maybe_unused]] const bool survey_limit_set = [] { return ::setenv("KILN_HDF5_SURVEY_SECONDS", "3", 0) == 0; }();
+[[maybe_unused]] const bool survey_limit_set = [] {
+  return ::setenv("KILN_HDF5_SURVEY_SECONDS", "3", 0) == 0;
+}();
 
 const std::string& scratch_dir() {
   // Never destroyed: the exit handler that removes the folder runs after static destructors.

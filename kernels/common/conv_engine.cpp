@@ -36,9 +36,12 @@ ConvEngine conv_engine() { return engine_setting().load(); }
 
 const char* to_string(ConvEngine engine) {
   switch (engine) {
-    case ConvEngine::Auto: return "auto";
-    case ConvEngine::CuDNN: return "cudnn";
-    case ConvEngine::Kiln: return "kiln";
+    case ConvEngine::Auto:
+      return "auto";
+    case ConvEngine::CuDNN:
+      return "cudnn";
+    case ConvEngine::Kiln:
+      return "kiln";
   }
   return "?";
 }

@@ -20,8 +20,7 @@ void bias_add_nchw_reference(std::int64_t n, std::int64_t k, std::int64_t hw, co
 }
 
 template <typename T>
-void bias_grad_nchw_reference(std::int64_t n, std::int64_t k, std::int64_t hw, const T* gy,
-                              T* gb) {
+void bias_grad_nchw_reference(std::int64_t n, std::int64_t k, std::int64_t hw, const T* gy, T* gb) {
   for (std::int64_t c = 0; c < k; ++c) {
     double sum = 0.0;
     for (std::int64_t i = 0; i < n; ++i)
@@ -30,17 +29,15 @@ void bias_grad_nchw_reference(std::int64_t n, std::int64_t k, std::int64_t hw, c
   }
 }
 
-#define KILN_INSTANTIATE_BIAS(T)                                                                \
+#define KILN_INSTANTIATE_BIAS(T)                                                               \
   template void bias_add_nchw_reference<T>(std::int64_t, std::int64_t, std::int64_t, const T*, \
                                            T*);                                                \
-  template void bias_grad_nchw_reference<T>(std::int64_t, std::int64_t, std::int64_t, const T*, \
-                                            T*);
+  template void bias_grad_nchw_reference<T>(std::int64_t, std::int64_t, std::int64_t, const T*, T*);
 KILN_INSTANTIATE_BIAS(float)
 KILN_INSTANTIATE_BIAS(double)
 #undef KILN_INSTANTIATE_BIAS
 
-void bias_add_nchw_fast(std::int64_t n, std::int64_t k, std::int64_t hw, const float* b,
-                        float* y) {
+void bias_add_nchw_fast(std::int64_t n, std::int64_t k, std::int64_t hw, const float* b, float* y) {
   const std::int64_t planes = n * k;
 #pragma omp parallel for if (planes * hw >= kMinParallel)
   for (std::int64_t plane = 0; plane < planes; ++plane) {

@@ -33,9 +33,12 @@ CpuConvAlgorithm cpu_conv_algorithm() { return algorithm_setting().load(); }
 
 const char* to_string(CpuConvAlgorithm algorithm) {
   switch (algorithm) {
-    case CpuConvAlgorithm::Auto: return "auto";
-    case CpuConvAlgorithm::Direct: return "direct";
-    case CpuConvAlgorithm::Winograd: return "winograd";
+    case CpuConvAlgorithm::Auto:
+      return "auto";
+    case CpuConvAlgorithm::Direct:
+      return "direct";
+    case CpuConvAlgorithm::Winograd:
+      return "winograd";
   }
   return "?";
 }
@@ -55,9 +58,12 @@ bool winograd_suits(const Conv2dGeometry& g) {
 
 bool wants_winograd(const Conv2dGeometry& g, CpuConvAlgorithm algorithm) {
   switch (algorithm) {
-    case CpuConvAlgorithm::Direct: return false;
-    case CpuConvAlgorithm::Winograd: return true;
-    case CpuConvAlgorithm::Auto: return winograd_suits(g);
+    case CpuConvAlgorithm::Direct:
+      return false;
+    case CpuConvAlgorithm::Winograd:
+      return true;
+    case CpuConvAlgorithm::Auto:
+      return winograd_suits(g);
   }
   return false;
 }

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <dnnl.hpp>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,8 +29,6 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <dnnl.hpp>
 
 #include "base/error.h"
 #include "kernels/conv2d.h"
@@ -48,14 +47,25 @@ using Tag = memory::format_tag;
 using ConvKey = std::array<std::int64_t, 13>;
 
 ConvKey key_of(const Conv2dGeometry& g, bool with_bias, bool winograd) {
-  return {g.n,     g.c,     g.h,  g.w, g.k, g.r, g.s, g.stride_h, g.stride_w,
-          g.pad_h, g.pad_w, with_bias ? 1 : 0, winograd ? 1 : 0};
+  return {g.n,
+          g.c,
+          g.h,
+          g.w,
+          g.k,
+          g.r,
+          g.s,
+          g.stride_h,
+          g.stride_w,
+          g.pad_h,
+          g.pad_w,
+          with_bias ? 1 : 0,
+          winograd ? 1 : 0};
 }
 
 std::string describe(const Conv2dGeometry& g) {
   return detail::concat("input [", g.n, ",", g.c, ",", g.h, ",", g.w, "], weight [", g.k, ",", g.c,
-                        ",", g.r, ",", g.s, "], stride (", g.stride_h, ",", g.stride_w,
-                        "), pad (", g.pad_h, ",", g.pad_w, ")");
+                        ",", g.r, ",", g.s, "], stride (", g.stride_h, ",", g.stride_w, "), pad (",
+                        g.pad_h, ",", g.pad_w, ")");
 }
 
 // The caller's layouts (plain f32) and the "any" layouts a primitive is asked to choose from.
@@ -99,9 +109,10 @@ dnnl::convolution_forward::primitive_desc forward_pd(const ConvDescs& d, bool wi
   const auto kind = prop_kind::forward_training;
   if (with_bias)
     return {{kind, alg, d.any_x, d.any_w, d.b, d.any_y, d.strides, d.pad, d.pad},
-            user_scratchpad(), engine};
-  return {{kind, alg, d.any_x, d.any_w, d.any_y, d.strides, d.pad, d.pad}, user_scratchpad(),
-          engine};
+            user_scratchpad(),
+            engine};
+  return {
+      {kind, alg, d.any_x, d.any_w, d.any_y, d.strides, d.pad, d.pad}, user_scratchpad(), engine};
 }
 
 constexpr std::size_t kAlign = 64;
@@ -126,7 +137,7 @@ struct ConvPlan {
   dnnl::primitive conv;
   memory::desc scratchpad;  // the primitive's own workspace, first in the arena
   std::vector<PlanArg> args;
-  std::size_t scratch_bytes;  // scratchpad + every reordered argument, each 64-byte aligned
+  std::size_t scratch_bytes;   // scratchpad + every reordered argument, each 64-byte aligned
   std::string implementation;  // oneDNN's name for the kernel, e.g. "jit_wino_4x3:avx512_core"
 };
 
@@ -245,9 +256,8 @@ class BlockedCopyCache {
                 const dnnl::engine& engine) {
     std::unique_ptr<char, Release> buffer(nullptr, Release{bytes});
     while (bytes_ + bytes > kCapBytes && !entries_.empty()) {
-      auto lru = std::min_element(entries_.begin(), entries_.end(), [](auto& a, auto& b) {
-        return a.last_use < b.last_use;
-      });
+      auto lru = std::min_element(entries_.begin(), entries_.end(),
+                                  [](auto& a, auto& b) { return a.last_use < b.last_use; });
       if (!buffer && lru->bytes == bytes) buffer = std::move(lru->data);
       bytes_ -= lru->bytes;
       entries_.erase(lru);
@@ -290,8 +300,8 @@ struct OnednnConvCache {
 // Finds the plan for `key`, making it with `make()` on a miss. Turns oneDNN's errors (an
 // unsupported geometry, say) into a kiln::Error that names the op and the shapes.
 template <typename Make>
-const ConvPlan& find_or_make(std::map<ConvKey, ConvPlan>& plans, const ConvKey& key,
-                             const char* op, const Conv2dGeometry& g, Make make) {
+const ConvPlan& find_or_make(std::map<ConvKey, ConvPlan>& plans, const ConvKey& key, const char* op,
+                             const Conv2dGeometry& g, Make make) {
   auto it = plans.find(key);
   if (it != plans.end()) return it->second;
   try {
@@ -305,9 +315,8 @@ const ConvPlan& find_or_make(std::map<ConvKey, ConvPlan>& plans, const ConvKey& 
 // out, then waits. An input with a non-zero version (`versions`, in plan.args order; missing
 // ones are 0) comes from the copy cache instead of the scratch. NOTE: oneDNN takes void* even for
 // inputs; it never writes through them, so casting away const is safe.
-void execute(OnednnConvCache& cache, const ConvPlan& plan,
-             const std::vector<const float*>& buffers, const char* op, const Conv2dGeometry& g,
-             const std::vector<std::uint64_t>& versions) {
+void execute(OnednnConvCache& cache, const ConvPlan& plan, const std::vector<const float*>& buffers,
+             const char* op, const Conv2dGeometry& g, const std::vector<std::uint64_t>& versions) {
   try {
     char* scratch = cache.scratch.reserve(plan.scratch_bytes);
     std::vector<memory> user(plan.args.size()), chosen(plan.args.size());
@@ -373,8 +382,7 @@ const ConvPlan& backward_data_plan(OnednnConvCache& cache, const Conv2dGeometry&
       const dnnl::convolution_backward_data::primitive_desc pd(
           {alg, d.any_x, d.any_w, d.any_y, d.strides, d.pad, d.pad}, user_scratchpad(),
           cache.engine, forward_pd(d, false, cache.engine, alg));
-      ConvPlan fresh{dnnl::convolution_backward_data(pd), pd.scratchpad_desc(),
-                     pd.impl_info_str()};
+      ConvPlan fresh{dnnl::convolution_backward_data(pd), pd.scratchpad_desc(), pd.impl_info_str()};
       add_arg(fresh, DNNL_ARG_DIFF_DST, d.y, pd.diff_dst_desc(), false, cache.engine);
       add_arg(fresh, DNNL_ARG_WEIGHTS, d.w, pd.weights_desc(), false, cache.engine);
       add_arg(fresh, DNNL_ARG_DIFF_SRC, d.x, pd.diff_src_desc(), true, cache.engine);
@@ -390,11 +398,11 @@ const ConvPlan& backward_weight_plan(OnednnConvCache& cache, const Conv2dGeometr
   return find_or_make(cache.backward_weights, key_of(g, with_bias, winograd), op, g, [&] {
     return with_algorithm(winograd, [&](algorithm alg) {
       const ConvDescs d(g);
-      const auto desc =
-          with_bias ? dnnl::convolution_backward_weights::desc(alg, d.any_x, d.any_w, d.b,
-                                                               d.any_y, d.strides, d.pad, d.pad)
-                    : dnnl::convolution_backward_weights::desc(alg, d.any_x, d.any_w, d.any_y,
-                                                               d.strides, d.pad, d.pad);
+      const auto desc = with_bias
+                            ? dnnl::convolution_backward_weights::desc(
+                                  alg, d.any_x, d.any_w, d.b, d.any_y, d.strides, d.pad, d.pad)
+                            : dnnl::convolution_backward_weights::desc(
+                                  alg, d.any_x, d.any_w, d.any_y, d.strides, d.pad, d.pad);
       const dnnl::convolution_backward_weights::primitive_desc pd(
           desc, user_scratchpad(), cache.engine, forward_pd(d, with_bias, cache.engine, alg));
       ConvPlan fresh{dnnl::convolution_backward_weights(pd), pd.scratchpad_desc(),

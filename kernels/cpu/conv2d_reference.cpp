@@ -2,9 +2,9 @@
 // ground truth for the oneDNN and CUDA paths. Speed does not matter here; clarity does.
 // Every kernel overwrites its outputs (backward data zeroes gx first, then scatters into it).
 // Sums accumulate in T: float tests compare against oneDNN, which also sums in float.
-#include "kernels/conv2d.h"
-
 #include <cstdint>
+
+#include "kernels/conv2d.h"
 
 namespace kiln::kernels::cpu {
 namespace {
@@ -105,13 +105,12 @@ void conv2d_backward_weight_reference(const Conv2dGeometry& g, const T* x, const
   }
 }
 
-#define KILN_INSTANTIATE_CONV2D_REFERENCE(T)                                                   \
-  template void conv2d_forward_reference<T>(const Conv2dGeometry&, const T*, const T*,       \
-                                            const T*, T*);                                   \
-  template void conv2d_backward_data_reference<T>(const Conv2dGeometry&, const T*, const T*, \
-                                                  T*);                                       \
-  template void conv2d_backward_weight_reference<T>(const Conv2dGeometry&, const T*,         \
-                                                    const T*, T*, T*);
+#define KILN_INSTANTIATE_CONV2D_REFERENCE(T)                                                       \
+  template void conv2d_forward_reference<T>(const Conv2dGeometry&, const T*, const T*, const T*,   \
+                                            T*);                                                   \
+  template void conv2d_backward_data_reference<T>(const Conv2dGeometry&, const T*, const T*, T*);  \
+  template void conv2d_backward_weight_reference<T>(const Conv2dGeometry&, const T*, const T*, T*, \
+                                                    T*);
 KILN_INSTANTIATE_CONV2D_REFERENCE(float)
 KILN_INSTANTIATE_CONV2D_REFERENCE(double)
 #undef KILN_INSTANTIATE_CONV2D_REFERENCE

@@ -2,22 +2,20 @@
 // (window clamped to the input once per output, OpenMP over (n, c) planes). Both visit a window's
 // cells in the same row-major order with the same comparison, so they agree bit for bit,
 // argmax included; the tests compare them exactly.
+#include "kernels/pool2d.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 
 #include "base/error.h"
-#include "kernels/pool2d.h"
 
 namespace kiln::kernels::cpu {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 template <typename T>
-void max_pool2d_forward_reference(const Pool2dGeometry& g, const T* x, T* y,
-                                  std::int32_t* argmax) {
+void max_pool2d_forward_reference(const Pool2dGeometry& g, const T* x, T* y, std::int32_t* argmax) {
   check_pool2d_geometry(g, "max_pool2d_forward");
   const std::int64_t P = g.p(), Q = g.q();
   for (std::int64_t plane = 0; plane < g.n * g.c; ++plane) {
@@ -41,8 +39,8 @@ void max_pool2d_forward_reference(const Pool2dGeometry& g, const T* x, T* y,
 }
 
 template <typename T>
-void max_pool2d_backward_reference(const Pool2dGeometry& g, const T* gy,
-                                   const std::int32_t* argmax, T* gx) {
+void max_pool2d_backward_reference(const Pool2dGeometry& g, const T* gy, const std::int32_t* argmax,
+                                   T* gx) {
   const std::int64_t plane_in = g.h * g.w, plane_out = g.p() * g.q();
   for (std::int64_t i = 0; i < g.n * g.c * plane_in; ++i) gx[i] = T(0);
   for (std::int64_t plane = 0; plane < g.n * g.c; ++plane)
@@ -108,8 +106,8 @@ void max_pool2d_forward_fast(const Pool2dGeometry& g, const float* x, float* y,
   }
 #pragma omp parallel for schedule(static)
   for (std::int64_t plane = 0; plane < g.n * g.c; ++plane) {
-    const float* xp = x + plane * H * W;    // (H, W)
-    float* yp = y + plane * P * Q;          // (P, Q)
+    const float* xp = x + plane * H * W;        // (H, W)
+    float* yp = y + plane * P * Q;              // (P, Q)
     std::int32_t* ap = argmax + plane * P * Q;  // (P, Q)
     for (std::int64_t p = 0; p < P; ++p) {
       const std::int64_t h0 = p * g.stride_h - g.pad_h;
@@ -132,8 +130,8 @@ void max_pool2d_forward_fast(const Pool2dGeometry& g, const float* x, float* y,
   }
 }
 
-void max_pool2d_backward_fast(const Pool2dGeometry& g, const float* gy,
-                              const std::int32_t* argmax, float* gx) {
+void max_pool2d_backward_fast(const Pool2dGeometry& g, const float* gy, const std::int32_t* argmax,
+                              float* gx) {
   const std::int64_t plane_in = g.h * g.w, plane_out = g.p() * g.q();
   // Each thread owns whole planes, and argmax never leaves its plane, so the scatter has no races.
 #pragma omp parallel for schedule(static)

@@ -98,8 +98,8 @@ void queue_bias_add_indexed(const Launch& launch, std::int64_t total, std::int64
            static_cast<Index>(total / 4), static_cast<Index>(k), static_cast<Index>(hw / 4), b,
            reinterpret_cast<float4*>(y));
   } else {
-    launch(grid_stride_shape(launch, total), bias_add_nchw_kernel<Index>,
-           static_cast<Index>(total), static_cast<Index>(k), static_cast<Index>(hw), b, y);
+    launch(grid_stride_shape(launch, total), bias_add_nchw_kernel<Index>, static_cast<Index>(total),
+           static_cast<Index>(k), static_cast<Index>(hw), b, y);
   }
 }
 

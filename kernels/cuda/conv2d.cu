@@ -123,10 +123,10 @@ struct ConvPlan {
   Conv2dGeometry g;
   MathMode mode;
   bool deterministic;  // only CUDNN_DETERMINISTIC algorithms, never timed
-  TensorDesc x;     // (N, C, H, W)
-  TensorDesc y;     // (N, K, P, Q)
-  TensorDesc bias;  // (1, K, 1, 1), broadcast over N, P, Q
-  FilterDesc w;     // (K, C, R, S)
+  TensorDesc x;        // (N, C, H, W)
+  TensorDesc y;        // (N, K, P, Q)
+  TensorDesc bias;     // (1, K, 1, 1), broadcast over N, P, Q
+  FilterDesc w;        // (K, C, R, S)
   ConvDesc conv;
   AlgoChoice<cudnnConvolutionFwdAlgo_t> forward;
   AlgoChoice<cudnnConvolutionBwdDataAlgo_t> backward_data;
@@ -292,8 +292,8 @@ AlgoChoice<typename Op::Algo> choose(DeviceLease& lease, ConvPlan& plan, const v
   KILN_CONV_CHECK(cudnnSetConvolutionMathType(plan.conv.desc, cudnn_math_type(plan.mode)), g);
   KILN_CONV_CHECK(Op::find(h, plan, a, b, out, &returned, perf, ws, ws_bytes), g);
   // Sorted fastest first; the same admission rules, with the workspace Find was given as the cap.
-  const std::vector<AlgoChoice<typename Op::Algo>> timed = usable_algorithms(
-      perf, returned, plan.mode, plan.deterministic, ws_bytes, workspace_of);
+  const std::vector<AlgoChoice<typename Op::Algo>> timed =
+      usable_algorithms(perf, returned, plan.mode, plan.deterministic, ws_bytes, workspace_of);
   // Find timed nothing usable: the heuristics' choice still stands.
   return timed.empty() ? candidates.front() : timed.front();
 }

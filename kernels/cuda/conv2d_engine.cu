@@ -5,8 +5,8 @@
 // 64-channel 32x32 layer and a 512-channel 2x2 layer are very different GEMMs), so Auto decides
 // per (device, geometry, direction, math mode), once, by measurement: the first call runs each
 // engine once to warm it (cuDNN picks its algorithm and loads its kernels then), times kTimedRuns
-// runs of each with CUDA events on Kiln's stream, keeps the faster, and finally runs the winner once
-// more so the output the caller gets is the winner's. Both engines overwrite their outputs and
+// runs of each with CUDA events on Kiln's stream, keeps the faster, and finally runs the winner
+// once more so the output the caller gets is the winner's. Both engines overwrite their outputs and
 // never read them, so timing on the caller's own buffers is safe and needs no extra memory.
 // Later calls look the choice up and go straight to the winner.
 //
@@ -30,7 +30,8 @@
 namespace kiln::kernels::cuda {
 namespace {
 
-constexpr int kTimedRuns = 3;  // per engine: enough to step past one-off noise, cheap once per shape
+constexpr int kTimedRuns =
+    3;  // per engine: enough to step past one-off noise, cheap once per shape
 
 using ChoiceKey = std::tuple<int, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
                              std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
@@ -94,14 +95,22 @@ template <typename RunCudnn, typename RunKiln>
 void run_with_engine(const Conv2dGeometry& g, ConvDirection direction, const RunCudnn& cudnn,
                      const RunKiln& kiln) {
   switch (conv_engine()) {
-    case ConvEngine::CuDNN: cudnn(); return;
-    case ConvEngine::Kiln: kiln(); return;
-    case ConvEngine::Auto: break;
+    case ConvEngine::CuDNN:
+      cudnn();
+      return;
+    case ConvEngine::Kiln:
+      kiln();
+      return;
+    case ConvEngine::Auto:
+      break;
   }
   const MathMode mode = math_mode();
   const int major = compute_major();
   if (deterministic()) {
-    if (deterministic_auto_engine(g, mode, major) == ConvEngine::Kiln) kiln(); else cudnn();
+    if (deterministic_auto_engine(g, mode, major) == ConvEngine::Kiln)
+      kiln();
+    else
+      cudnn();
     return;
   }
   if (!kiln_engine_supports(g, mode, major)) {  // nothing to time against
@@ -114,7 +123,10 @@ void run_with_engine(const Conv2dGeometry& g, ConvDirection direction, const Run
     std::lock_guard<std::mutex> lock(t.mutex);
     const auto found = t.choices.find(key);
     if (found != t.choices.end()) {
-      if (found->second.chosen == ConvEngine::Kiln) kiln(); else cudnn();
+      if (found->second.chosen == ConvEngine::Kiln)
+        kiln();
+      else
+        cudnn();
       return;
     }
   }
@@ -130,7 +142,10 @@ void run_with_engine(const Conv2dGeometry& g, ConvDirection direction, const Run
     std::lock_guard<std::mutex> lock(t.mutex);
     choice = t.choices.emplace(key, choice).first->second;
   }
-  if (choice.chosen == ConvEngine::Kiln) kiln(); else cudnn();
+  if (choice.chosen == ConvEngine::Kiln)
+    kiln();
+  else
+    cudnn();
 }
 
 }  // namespace
@@ -151,8 +166,7 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* gy, const float*
 void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float* gy, float* gw,
                             float* gb) {
   run_with_engine(
-      g, ConvDirection::BackwardWeight,
-      [&] { conv2d_backward_weight_cudnn(g, x, gy, gw, gb); },
+      g, ConvDirection::BackwardWeight, [&] { conv2d_backward_weight_cudnn(g, x, gy, gw, gb); },
       [&] { conv2d_backward_weight_kiln(g, x, gy, gw, gb); });
 }
 

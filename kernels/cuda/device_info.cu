@@ -42,10 +42,9 @@ std::string device_report() {
   for (int d = 0; d < count; ++d) {
     cudaDeviceProp p{};
     if (cudaGetDeviceProperties(&p, d) != cudaSuccess) continue;
-    out << "device " << d << ": " << p.name << ", compute capability " << p.major << "."
-        << p.minor << ", " << p.multiProcessorCount << " SMs, "
-        << p.totalGlobalMem / (1024 * 1024) << " MiB, L2 " << p.l2CacheSize / (1024 * 1024)
-        << " MiB\n";
+    out << "device " << d << ": " << p.name << ", compute capability " << p.major << "." << p.minor
+        << ", " << p.multiProcessorCount << " SMs, " << p.totalGlobalMem / (1024 * 1024)
+        << " MiB, L2 " << p.l2CacheSize / (1024 * 1024) << " MiB\n";
   }
   return out.str();
 }

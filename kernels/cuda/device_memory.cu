@@ -58,7 +58,8 @@ const DeviceProbe& probe() {
       // insufficient", which reads like an upgrade advice; say what is really missing.
       const bool no_driver = status == cudaErrorInsufficientDriver &&
                              (cudaDriverGetVersion(&driver) != cudaSuccess || driver == 0);
-      p.reason = no_driver ? std::string("no NVIDIA driver on this machine") : cudaGetErrorString(status);
+      p.reason =
+          no_driver ? std::string("no NVIDIA driver on this machine") : cudaGetErrorString(status);
       cudaGetLastError();  // clear it, so the next launch check does not report this
     } else if (p.count == 0) {
       p.reason = "no CUDA-capable device is detected";

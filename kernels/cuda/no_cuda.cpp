@@ -54,7 +54,9 @@ struct BatchUploader::Impl {};
 BatchUploader::BatchUploader(std::size_t /*capacity*/) { fail("cuda::BatchUploader"); }
 BatchUploader::~BatchUploader() = default;
 std::size_t BatchUploader::capacity() const { return 0; }
-BatchUploader::Ticket BatchUploader::stage(const void*, std::size_t) { fail("cuda::BatchUploader"); }
+BatchUploader::Ticket BatchUploader::stage(const void*, std::size_t) {
+  fail("cuda::BatchUploader");
+}
 const void* BatchUploader::acquire(const Ticket&) { fail("cuda::BatchUploader"); }
 void BatchUploader::release(const Ticket&) { fail("cuda::BatchUploader"); }
 

@@ -40,8 +40,7 @@ void conv2d_backward_weight(const Conv2dGeometry&, const float*, const float*, f
   fail("cuda::conv2d_backward_weight");
 }
 
-void conv2d_forward_cudnn(const Conv2dGeometry&, const float*, const float*, const float*,
-                          float*) {
+void conv2d_forward_cudnn(const Conv2dGeometry&, const float*, const float*, const float*, float*) {
   fail("cuda::conv2d_forward_cudnn");
 }
 

@@ -36,9 +36,9 @@ int env_int(const char* name, int fallback) {
 // the superblock, and the names of the attributes Keras' readers start from, whose messages hold
 // the variable-length strings' global-heap references (where libhdf5 1.10 crashed).
 std::vector<std::size_t> metadata_offsets(const std::vector<std::uint8_t>& bytes) {
-  static const std::string kMarks[] = {"OHDR", "OCHK", "GCOL", "TREE", "HEAP", "SNOD",
-                                       "BTHD", "BTLF", "FRHP", "FHDB", "layer_names",
-                                       "weight_names"};
+  static const std::string kMarks[] = {"OHDR", "OCHK", "GCOL",        "TREE",
+                                       "HEAP", "SNOD", "BTHD",        "BTLF",
+                                       "FRHP", "FHDB", "layer_names", "weight_names"};
   std::vector<std::size_t> found{0};
   for (const std::string& mark : kMarks) {
     for (auto it = bytes.begin();

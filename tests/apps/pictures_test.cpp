@@ -1,6 +1,8 @@
 // cifar10's pictures (apps/cifar10/pictures.h, apps/plot/): drawn from known inputs and checked
 // in the SVG's text (one polyline point per epoch, the class names, the marks) and as a PNG that
 // libpng decodes back at the size asked for; history files of both Kiln's and Keras' columns.
+#include "apps/cifar10/pictures.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,7 +14,6 @@
 #include <vector>
 
 #include "apps/cifar10/history.h"
-#include "apps/cifar10/pictures.h"
 #include "apps/plot/chart.h"
 #include "data/image_decode.h"
 #include "tests/data/test_files.h"
@@ -136,8 +137,7 @@ TEST(ConfusionPicture, NamesEveryClassOnBothAxesWithItsCountsAndAccuracy) {
   EXPECT_EQ(occurrences(svg, ">4</text>"), 1u);
   // Row-normalised colour: the full row of automobile is the darkest cell, pure blue.
   EXPECT_NE(svg.find("fill=\"#0072b2\""), std::string::npos);
-  const std::string e_bad =
-      error_of([&] { confusion_picture(e, {"a", "b"}, "t", w, h); });
+  const std::string e_bad = error_of([&] { confusion_picture(e, {"a", "b"}, "t", w, h); });
   EXPECT_EQ(e_bad, "confusion picture: 2 class names for 3 classes");
 }
 

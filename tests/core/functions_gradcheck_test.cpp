@@ -37,10 +37,10 @@ TEST_P(Conv2dGradcheck, InputWeightAndBias) {
 
 INSTANTIATE_TEST_SUITE_P(
     Geometries, Conv2dGradcheck,
-    ::testing::Values(ConvCase{{2, 3, 5, 5}, {4, 3, 3, 3}, {1, 1, 1, 1}, true},    // VGG's 3x3
-                      ConvCase{{1, 2, 6, 7}, {3, 2, 1, 1}, {1, 1, 0, 0}, false},   // 1x1
-                      ConvCase{{2, 2, 7, 6}, {2, 2, 3, 2}, {2, 1, 1, 0}, true},    // odd shapes
-                      ConvCase{{1, 1, 8, 8}, {2, 1, 5, 5}, {2, 2, 2, 2}, true},    // 5x5 stride 2
+    ::testing::Values(ConvCase{{2, 3, 5, 5}, {4, 3, 3, 3}, {1, 1, 1, 1}, true},   // VGG's 3x3
+                      ConvCase{{1, 2, 6, 7}, {3, 2, 1, 1}, {1, 1, 0, 0}, false},  // 1x1
+                      ConvCase{{2, 2, 7, 6}, {2, 2, 3, 2}, {2, 1, 1, 0}, true},   // odd shapes
+                      ConvCase{{1, 1, 8, 8}, {2, 1, 5, 5}, {2, 2, 2, 2}, true},   // 5x5 stride 2
                       // The ReLU inside the op (VGG's layers). Fixed seeds: no output lies
                       // within a finite-difference step of the kink at 0.
                       ConvCase{{2, 3, 5, 5}, {4, 3, 3, 3}, {1, 1, 1, 1, true}, true}));

@@ -1,12 +1,13 @@
 // Forward values of the differentiable functions, their errors, and the two CPU engines agreeing
 // when reached through the public functions (the kernel tests compare the kernels directly).
+#include "core/functions.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "core/autograd.h"
 #include "core/dispatch.h"
-#include "core/functions.h"
 #include "kernels/conv2d.h"
 
 namespace kiln {
@@ -68,8 +69,9 @@ TEST(Functions, ShapeErrorsNameTheOpAndBothShapes) {
   EXPECT_NE(conv.find("[2,4,8,8]"), std::string::npos) << conv;
   EXPECT_NE(conv.find("[16,3,3,3]"), std::string::npos) << conv;
 
-  const std::string lin =
-      message_of([&] { linear(Tensor::zeros({2, 5}), Tensor::zeros({4, 3}), Tensor()); });
+  const std::string lin = message_of([&] {
+    linear(Tensor::zeros({2, 5}), Tensor::zeros({4, 3}), Tensor());
+  });
   EXPECT_NE(lin.find("linear"), std::string::npos) << lin;
   EXPECT_NE(lin.find("[2,5]"), std::string::npos) << lin;
   EXPECT_NE(lin.find("[4,3]"), std::string::npos) << lin;
@@ -79,7 +81,8 @@ TEST(Functions, ShapeErrorsNameTheOpAndBothShapes) {
   EXPECT_NE(addm.find("[2]"), std::string::npos) << addm;
   EXPECT_NE(addm.find("[3]"), std::string::npos) << addm;
 
-  const std::string dt = message_of([&] { add(Tensor::zeros({2}), Tensor::zeros({2}, DType::Float64)); });
+  const std::string dt =
+      message_of([&] { add(Tensor::zeros({2}), Tensor::zeros({2}, DType::Float64)); });
   EXPECT_NE(dt.find("float64"), std::string::npos) << dt;
 
   const std::string label = message_of([&] {
@@ -100,7 +103,8 @@ std::vector<std::vector<double>> run_network(CpuEngine engine, bool fused = fals
   set_cpu_engine(engine);
   Generator gen(21);
   Tensor x = Tensor::uniform({4, 3, 8, 8}, -1, 1, gen);
-  Tensor w1 = Tensor::uniform({8, 3, 3, 3}, -0.3, 0.3, gen), b1 = Tensor::uniform({8}, -.1, .1, gen);
+  Tensor w1 = Tensor::uniform({8, 3, 3, 3}, -0.3, 0.3, gen),
+         b1 = Tensor::uniform({8}, -.1, .1, gen);
   Tensor w2 = Tensor::uniform({8 * 4 * 4, 5}, -0.2, 0.2, gen), b2 = Tensor::zeros({5});
   for (Tensor* t : {&x, &w1, &b1, &w2, &b2}) t->set_requires_grad(true);
   const Tensor labels = Tensor::from_vector(Shape{4}, std::vector<std::int32_t>{0, 1, 2, 4});
@@ -150,8 +154,8 @@ TEST(Functions, Conv2dWithReluKeepsNaN) {
     set_cpu_engine(engine);
     Tensor w = Tensor::full({2, 1, 3, 3}, -1.0);  // every output negative, so ReLU zeroes it...
     w.data<float>()[4] = std::nanf("");           // ...but the centre tap of filter 0 is NaN
-    const auto y = conv2d(Tensor::ones({1, 1, 4, 4}), w, Tensor(), {1, 1, 1, 1, true})
-                       .to_vector<float>();
+    const auto y =
+        conv2d(Tensor::ones({1, 1, 4, 4}), w, Tensor(), {1, 1, 1, 1, true}).to_vector<float>();
     set_cpu_engine(saved);
     for (std::size_t i = 0; i < 16; ++i) EXPECT_TRUE(std::isnan(y[i])) << "filter 0, pixel " << i;
     for (std::size_t i = 16; i < 32; ++i) EXPECT_EQ(y[i], 0.0f) << "filter 1, pixel " << i;

@@ -1,16 +1,18 @@
 // The host block cache behind CPU tensors (kernels/host_cache.h): freed blocks come back for the
 // next request of their size, small ones are left to malloc, and the cap holds.
+#include "kernels/host_cache.h"
+
 #include <gtest/gtest.h>
 
-#include "kernels/host_cache.h"
 #include "core/tensor.h"
 
 namespace kiln {
 namespace {
 
-#define KILN_REQUIRE_HOST_CACHE()                                                          \
-  if (!kernels::host_cache::enabled()) GTEST_SKIP() << "the host cache is off under AddressSanitizer " \
-                                              "(so that a use after free is still reported)"
+#define KILN_REQUIRE_HOST_CACHE()                                 \
+  if (!kernels::host_cache::enabled())                            \
+  GTEST_SKIP() << "the host cache is off under AddressSanitizer " \
+                  "(so that a use after free is still reported)"
 
 TEST(HostCache, AFreedTensorsBlockServesTheNextTensorOfItsSize) {
   KILN_REQUIRE_HOST_CACHE();
@@ -47,9 +49,12 @@ TEST(HostCache, HoldsNoMoreThanItsCapAndTrimEmptiesIt) {
   ASSERT_NE(big, nullptr);
   ASSERT_NE(more, nullptr);
   kernels::host_cache::release(big, kernels::host_cache::kCapBytes);
-  EXPECT_EQ(kernels::host_cache::stats().cached_bytes, static_cast<std::int64_t>(kernels::host_cache::kCapBytes));
-  kernels::host_cache::release(more, kernels::host_cache::kMinBytes);  // over the cap: back to the system
-  EXPECT_EQ(kernels::host_cache::stats().cached_bytes, static_cast<std::int64_t>(kernels::host_cache::kCapBytes));
+  EXPECT_EQ(kernels::host_cache::stats().cached_bytes,
+            static_cast<std::int64_t>(kernels::host_cache::kCapBytes));
+  kernels::host_cache::release(more,
+                               kernels::host_cache::kMinBytes);  // over the cap: back to the system
+  EXPECT_EQ(kernels::host_cache::stats().cached_bytes,
+            static_cast<std::int64_t>(kernels::host_cache::kCapBytes));
   kernels::host_cache::trim();
   EXPECT_EQ(kernels::host_cache::stats().cached_bytes, 0);
 }

@@ -1,8 +1,9 @@
+#include "core/tensor.h"
+
 #include <gtest/gtest.h>
 
 #include "core/functions.h"
 #include "core/random.h"
-#include "core/tensor.h"
 #include "kernels/device_memory.h"
 #include "tests/support/cuda_skip.h"
 

@@ -24,8 +24,8 @@
 #include "kernels/device_memory.h"
 #include "tests/cuda/device_vector.h"
 #include "tests/cuda/parity.h"
-#include "tests/support/test_data.h"
 #include "tests/support/cuda_skip.h"
+#include "tests/support/test_data.h"
 
 namespace kiln {
 namespace {

@@ -21,8 +21,8 @@
 #include "kernels/device_memory.h"
 #include "tests/cuda/device_vector.h"
 #include "tests/cuda/parity.h"
-#include "tests/support/test_data.h"
 #include "tests/support/cuda_skip.h"
+#include "tests/support/test_data.h"
 
 namespace kiln {
 namespace {
@@ -38,12 +38,12 @@ struct Shape {
 };
 
 std::vector<Shape> shapes() {
-  std::vector<Shape> out = {{1, 1, 1},    {2, 3, 17},   {3, 5, 49},     {4, 7, 1024},
+  std::vector<Shape> out = {{1, 1, 1},    {2, 3, 17},     {3, 5, 49},   {4, 7, 1024},
                             {64, 512, 1}, {5, 64, 16384}, {2, 3, 50177}};
   // VGG16's convolution outputs at 32 px, batch 64: (K, side) per layer.
-  const std::int64_t vgg[][2] = {{64, 32}, {64, 32},  {128, 16}, {128, 16}, {256, 8},
-                                 {256, 8}, {256, 8},  {512, 4},  {512, 4},  {512, 4},
-                                 {512, 2}, {512, 2},  {512, 2}};
+  const std::int64_t vgg[][2] = {{64, 32}, {64, 32}, {128, 16}, {128, 16}, {256, 8},
+                                 {256, 8}, {256, 8}, {512, 4},  {512, 4},  {512, 4},
+                                 {512, 2}, {512, 2}, {512, 2}};
   for (const auto& layer : vgg) out.push_back({64, layer[0], layer[1] * layer[1]});
   return out;
 }

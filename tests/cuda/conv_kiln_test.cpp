@@ -24,25 +24,25 @@
 #include "kernels/cuda_runtime.h"
 #include "kernels/device_memory.h"
 #include "kernels/gemm.h"
+#include "tests/cuda/cuda_test.h"
 #include "tests/cuda/device_buffer.h"
 #include "tests/cuda/parity.h"
-#include "tests/cuda/cuda_test.h"
 #include "tests/support/test_data.h"
 
 namespace kiln {
 namespace {
 
 namespace cuda = kernels::cuda;
-using test::MathModeScope;
-using test::widen;
-using test::x_size;
-using test::w_size;
-using test::y_size;
 using kernels::Conv2dGeometry;
 using test::DeviceBuffer;
 using test::kSentinelA;
 using test::kSentinelB;
+using test::MathModeScope;
 using test::random_floats;
+using test::w_size;
+using test::widen;
+using test::x_size;
+using test::y_size;
 
 std::vector<double> widen_abs(const std::vector<float>& v) {
   std::vector<double> out(v.size());
@@ -71,7 +71,6 @@ void expect_close(const std::vector<float>& gpu, const std::vector<double>& ref,
   }
   EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << ref.size() << " elements out of tolerance";
 }
-
 
 struct ConvCase {
   const char* name;

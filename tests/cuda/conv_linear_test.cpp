@@ -35,36 +35,32 @@
 #include "kernels/cuda_runtime.h"
 #include "kernels/device_memory.h"
 #include "kernels/linear.h"
-#include "tests/cuda/device_buffer.h"
 #include "tests/cuda/cuda_test.h"
+#include "tests/cuda/device_buffer.h"
 #include "tests/support/test_data.h"
 
 namespace kiln {
 namespace {
 
 namespace cuda = kernels::cuda;
-using test::MathModeScope;
-using test::ConvEngineScope;
-using test::widen;
-using test::x_size;
-using test::w_size;
-using test::y_size;
-using test::name_of;
 using kernels::Conv2dGeometry;
+using test::ConvEngineScope;
 using test::DeviceBuffer;
 using test::kSentinelA;
 using test::kSentinelB;
+using test::MathModeScope;
+using test::name_of;
 using test::random_floats;
-
-
-
+using test::w_size;
+using test::widen;
+using test::x_size;
+using test::y_size;
 
 // Allowed error for an output that sums `terms` products (see the file comment).
 double tolerance(cuda::MathMode mode, std::int64_t terms) {
   const double rel = mode == cuda::MathMode::TF32 ? 2e-3 : 1e-4;
   return rel * (1.0 + std::sqrt(static_cast<double>(terms)));
 }
-
 
 // Every element within `tol` of the reference; reports the count and the first few misses.
 void expect_close(const std::vector<float>& gpu, const std::vector<double>& ref, double tol,
@@ -89,7 +85,6 @@ void expect_close(const std::vector<float>& gpu, const std::vector<double>& ref,
 
 // ---------------------------------------------------------------------------------------------
 // conv2d
-
 
 struct ConvCase {
   const char* name;
@@ -173,18 +168,16 @@ TEST_P(CudaConv2d, AllThreeDirectionsMatchTheCpuReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Geometries, CudaConv2d,
-                         ::testing::Combine(::testing::ValuesIn(kConvCases), ::testing::Bool(),
-                                            ::testing::Values(cuda::MathMode::FP32,
-                                                              cuda::MathMode::TF32),
-                                            ::testing::Values(cuda::ConvEngine::CuDNN,
-                                                              cuda::ConvEngine::Auto)),
-                         [](const ::testing::TestParamInfo<ConvParam>& info) {
-                           return std::string(std::get<0>(info.param).name) +
-                                  (std::get<1>(info.param) ? "_bias_" : "_nobias_") +
-                                  name_of(std::get<2>(info.param)) + "_" +
-                                  cuda::to_string(std::get<3>(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Geometries, CudaConv2d,
+    ::testing::Combine(::testing::ValuesIn(kConvCases), ::testing::Bool(),
+                       ::testing::Values(cuda::MathMode::FP32, cuda::MathMode::TF32),
+                       ::testing::Values(cuda::ConvEngine::CuDNN, cuda::ConvEngine::Auto)),
+    [](const ::testing::TestParamInfo<ConvParam>& info) {
+      return std::string(std::get<0>(info.param).name) +
+             (std::get<1>(info.param) ? "_bias_" : "_nobias_") + name_of(std::get<2>(info.param)) +
+             "_" + cuda::to_string(std::get<3>(info.param));
+    });
 
 // Auto times both engines on a shape's first call and records the choice with both times; a shape
 // it has not seen yet gets exactly one new entry per direction. (Deterministic mode times nothing:
@@ -204,8 +197,8 @@ TEST(CudaConvEngineAuto, RecordsOneTimedChoicePerShapeAndDirection) {
       if (c.g.c == g.c && c.g.k == g.k && c.g.h == g.h && c.g.w == g.w && c.g.n == g.n) {
         EXPECT_GT(c.cudnn_ms, 0.f);
         EXPECT_GT(c.kiln_ms, 0.f);
-        EXPECT_EQ(c.chosen, c.kiln_ms < c.cudnn_ms ? cuda::ConvEngine::Kiln
-                                                   : cuda::ConvEngine::CuDNN);
+        EXPECT_EQ(c.chosen,
+                  c.kiln_ms < c.cudnn_ms ? cuda::ConvEngine::Kiln : cuda::ConvEngine::CuDNN);
         ++count;
       }
     }

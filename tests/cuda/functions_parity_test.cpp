@@ -9,11 +9,11 @@
 #include "core/functions.h"
 #include "kernels/cuda_runtime.h"
 #include "kernels/device_memory.h"
-#include "layers/vgg16.h"
 #include "layers/conv2d.h"
 #include "layers/dense.h"
 #include "layers/flatten.h"
 #include "layers/max_pool2d.h"
+#include "layers/vgg16.h"
 #include "optim/adam.h"
 #include "tests/support/cuda_skip.h"
 
@@ -63,37 +63,56 @@ void expect_parity(const std::vector<Shape>& shapes, F f, const char* what) {
 
 TEST(CudaFunctions, ConvPoolLinearReluForwardAndBackward) {
   KILN_REQUIRE_CUDA();
-  expect_parity({{2, 3, 9, 9}, {8, 3, 3, 3}, {8}},
-                [](auto& l) { return conv2d(l[0], l[1], l[2], {1, 1, 1, 1}); }, "conv2d");
-  expect_parity({{2, 3, 9, 9}, {8, 3, 3, 3}, {8}},
-                [](auto& l) { return conv2d(l[0], l[1], l[2], {1, 1, 1, 1, true}); },
-                "conv2d with relu");
-  expect_parity({{2, 3, 9, 8}, {4, 3, 3, 2}},
-                [](auto& l) { return conv2d(l[0], l[1], Tensor(), {2, 1, 1, 0}); },
-                "conv2d strided");
-  expect_parity({{2, 4, 8, 8}}, [](auto& l) { return max_pool2d(l[0]); }, "max_pool2d");
-  expect_parity({{2, 4, 7, 7}}, [](auto& l) { return max_pool2d(l[0], {3, 3, 2, 2, 1, 1}); },
-                "max_pool2d overlapping");
-  expect_parity({{5, 7}, {7, 3}, {3}}, [](auto& l) { return linear(l[0], l[1], l[2]); },
-                "linear");
-  expect_parity({{3, 50}}, [](auto& l) { return relu(l[0]); }, "relu");
+  expect_parity(
+      {{2, 3, 9, 9}, {8, 3, 3, 3}, {8}},
+      [](auto& l) {
+        return conv2d(l[0], l[1], l[2], {1, 1, 1, 1});
+      },
+      "conv2d");
+  expect_parity(
+      {{2, 3, 9, 9}, {8, 3, 3, 3}, {8}},
+      [](auto& l) {
+        return conv2d(l[0], l[1], l[2], {1, 1, 1, 1, true});
+      },
+      "conv2d with relu");
+  expect_parity(
+      {{2, 3, 9, 8}, {4, 3, 3, 2}},
+      [](auto& l) {
+        return conv2d(l[0], l[1], Tensor(), {2, 1, 1, 0});
+      },
+      "conv2d strided");
+  expect_parity(
+      {{2, 4, 8, 8}}, [](auto& l) { return max_pool2d(l[0]); }, "max_pool2d");
+  expect_parity(
+      {{2, 4, 7, 7}},
+      [](auto& l) {
+        return max_pool2d(l[0], {3, 3, 2, 2, 1, 1});
+      },
+      "max_pool2d overlapping");
+  expect_parity(
+      {{5, 7}, {7, 3}, {3}}, [](auto& l) { return linear(l[0], l[1], l[2]); }, "linear");
+  expect_parity(
+      {{3, 50}}, [](auto& l) { return relu(l[0]); }, "relu");
 }
 
 TEST(CudaFunctions, ElementwiseReductionsDropoutAndLoss) {
   KILN_REQUIRE_CUDA();
-  expect_parity({{4, 6}, {4, 6}}, [](auto& l) { return add(mul(l[0], l[1]), scale(l[0], 3)); },
-                "add/mul/scale");
-  expect_parity({{4, 600}}, [](auto& l) { return scale(sum(l[0]), 1.0); }, "sum");
-  expect_parity({{8, 100}},
-                [](auto& l) {
-                  Generator gen(5);  // the same mask on both devices: counter-based
-                  return dropout(l[0], 0.3, true, gen);
-                },
-                "dropout");
+  expect_parity(
+      {{4, 6}, {4, 6}}, [](auto& l) { return add(mul(l[0], l[1]), scale(l[0], 3)); },
+      "add/mul/scale");
+  expect_parity(
+      {{4, 600}}, [](auto& l) { return scale(sum(l[0]), 1.0); }, "sum");
+  expect_parity(
+      {{8, 100}},
+      [](auto& l) {
+        Generator gen(5);  // the same mask on both devices: counter-based
+        return dropout(l[0], 0.3, true, gen);
+      },
+      "dropout");
   const auto labels = Tensor::from_vector(Shape{6}, std::vector<std::int32_t>{0, 3, 9, 1, 1, 4});
-  expect_parity({{6, 10}},
-                [&](auto& l) { return softmax_cross_entropy(scale(l[0], 4.0), labels); },
-                "softmax_cross_entropy");
+  expect_parity(
+      {{6, 10}}, [&](auto& l) { return softmax_cross_entropy(scale(l[0], 4.0), labels); },
+      "softmax_cross_entropy");
 }
 
 TEST(CudaFunctions, MissingKernelsAndMixedDevicesFailLoudly) {

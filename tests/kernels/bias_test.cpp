@@ -56,12 +56,11 @@ TEST(BiasKernels, GradFastMatchesReference) {
 // y (2, 2, 3), b = (1, -2); gy (2, 2, 3) with channel sums worked out by hand.
 TEST(BiasKernels, HandComputedCase) {
   const std::vector<float> b = {1.f, -2.f};
-  const std::vector<float> y0 = {0.f, 1.f, 2.f,  3.f, 4.f, 5.f,     // image 0: channel 0, 1
-                                 6.f, 7.f, 8.f,  9.f, 10.f, 11.f};  // image 1
+  const std::vector<float> y0 = {0.f, 1.f, 2.f, 3.f, 4.f,  5.f,    // image 0: channel 0, 1
+                                 6.f, 7.f, 8.f, 9.f, 10.f, 11.f};  // image 1
   const std::vector<float> y_expected = {1.f, 2.f, 3.f, 1.f, 2.f, 3.f,
                                          7.f, 8.f, 9.f, 7.f, 8.f, 9.f};
-  const std::vector<float> gy = {1.f,  2.f, 3.f,   -1.f, 0.5f, 0.25f,
-                                 4.f,  5.f, 6.f,   10.f, 0.f,  -3.f};
+  const std::vector<float> gy = {1.f, 2.f, 3.f, -1.f, 0.5f, 0.25f, 4.f, 5.f, 6.f, 10.f, 0.f, -3.f};
   // channel 0: 1 + 2 + 3 + 4 + 5 + 6 = 21; channel 1: -1 + 0.5 + 0.25 + 10 + 0 - 3 = 6.75
   const std::vector<float> gb_expected = {21.f, 6.75f};
   for (bool fast : {false, true}) {

@@ -1,5 +1,7 @@
 // Convolution kernels: the reference against hand arithmetic and against its own adjoint
 // identities (so it is checked independently of any library), then oneDNN against the reference.
+#include "kernels/conv2d.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,7 +15,6 @@
 #include <vector>
 
 #include "base/error.h"
-#include "kernels/conv2d.h"
 #include "tests/support/test_data.h"
 
 namespace kiln::kernels::cpu {
@@ -111,12 +112,11 @@ TEST(Conv2dHandComputed, ReferenceDouble) {
 TEST(Conv2dHandComputed, Onednn) {
   check_hand_cases<float>({[](const Conv2dGeometry& g, const float* x, const float* w,
                               const float* b, float* y) { conv2d_forward_onednn(g, x, w, b, y); },
-                           [](const Conv2dGeometry& g, const float* gy, const float* w,
-                              float* gx) { conv2d_backward_data_onednn(g, gy, w, gx); },
-                           [](const Conv2dGeometry& g, const float* x, const float* gy,
-                              float* gw, float* gb) {
-                             conv2d_backward_weight_onednn(g, x, gy, gw, gb);
-                           }});
+                           [](const Conv2dGeometry& g, const float* gy, const float* w, float* gx) {
+                             conv2d_backward_data_onednn(g, gy, w, gx);
+                           },
+                           [](const Conv2dGeometry& g, const float* x, const float* gy, float* gw,
+                              float* gb) { conv2d_backward_weight_onednn(g, x, gy, gw, gb); }});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -287,13 +287,12 @@ TEST_P(Conv2dReferenceVsOnednn, BackwardWeight) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Geometries, Conv2dReferenceVsOnednn,
-    ::testing::Combine(::testing::ValuesIn(kCases), ::testing::Bool()),
-    [](const ::testing::TestParamInfo<std::tuple<ConvCase, bool>>& info) {
-      return std::string(std::get<0>(info.param).name) +
-             (std::get<1>(info.param) ? "Bias" : "NoBias");
-    });
+INSTANTIATE_TEST_SUITE_P(Geometries, Conv2dReferenceVsOnednn,
+                         ::testing::Combine(::testing::ValuesIn(kCases), ::testing::Bool()),
+                         [](const ::testing::TestParamInfo<std::tuple<ConvCase, bool>>& info) {
+                           return std::string(std::get<0>(info.param).name) +
+                                  (std::get<1>(info.param) ? "Bias" : "NoBias");
+                         });
 
 // ---------------------------------------------------------------------------------------------
 // Adjoint identities of the double reference. The forward is bilinear in (x, w), and the two
@@ -333,10 +332,10 @@ INSTANTIATE_TEST_SUITE_P(Geometries, Conv2dAdjoint, ::testing::ValuesIn(kCases),
                          });
 
 // ---------------------------------------------------------------------------------------------
-// Winograd (CpuConvAlgorithm). F(4x4, 3x3) transforms each 6x6 input tile and 3x3 filter, multiplies
-// in the transformed domain and transforms back; the transforms' constants scale the rounding
-// error of every product, so the error is that of a direct sum times a constant, measured here
-// against the exact (double reference) result rather than against float's own rounding.
+// Winograd (CpuConvAlgorithm). F(4x4, 3x3) transforms each 6x6 input tile and 3x3 filter,
+// multiplies in the transformed domain and transforms back; the transforms' constants scale the
+// rounding error of every product, so the error is that of a direct sum times a constant, measured
+// here against the exact (double reference) result rather than against float's own rounding.
 //
 // The worst |winograd - exact| / (eps * sqrt(L) * (|exact| + rms(exact))) over these cases was
 // 2.0 (y), 1.7 (gx), 2.8 (gw) and 0.4 (gb) on the AVX-512 dev machine (the test records each as a
@@ -370,8 +369,9 @@ class Conv2dWinograd : public ::testing::TestWithParam<ConvCase> {
     set_cpu_conv_algorithm(CpuConvAlgorithm::Winograd);
     const std::string impl = onednn_conv_implementation(GetParam().g, "forward");
     if (impl.find("wino") == std::string::npos)
-      GTEST_SKIP() << "oneDNN has no Winograd kernel for this layer on this CPU (it needs AVX-512); "
-                   << "it runs " << impl;
+      GTEST_SKIP()
+          << "oneDNN has no Winograd kernel for this layer on this CPU (it needs AVX-512); "
+          << "it runs " << impl;
   }
   void TearDown() override { set_cpu_conv_algorithm(saved_); }
   CpuConvAlgorithm saved_ = CpuConvAlgorithm::Auto;
@@ -422,7 +422,7 @@ TEST(Conv2dAlgorithm, AutoGivesWinogradToVggsWideLayersWithMapsOfFourOrMore) {
   EXPECT_TRUE(winograd_suits(vgg(64, 64, 32)));
   EXPECT_TRUE(winograd_suits(vgg(128, 256, 8)));
   EXPECT_TRUE(winograd_suits(vgg(512, 512, 4)));
-  EXPECT_FALSE(winograd_suits(vgg(512, 512, 2)));  // block 5: a 2x2 map
+  EXPECT_FALSE(winograd_suits(vgg(512, 512, 2)));                        // block 5: a 2x2 map
   EXPECT_FALSE(winograd_suits({64, 64, 32, 32, 64, 3, 3, 2, 2, 1, 1}));  // stride 2
   EXPECT_FALSE(winograd_suits({64, 64, 32, 32, 64, 5, 5, 1, 1, 2, 2}));  // 5x5
   EXPECT_TRUE(wants_winograd(vgg(3, 64, 32), CpuConvAlgorithm::Winograd));
@@ -441,8 +441,7 @@ TEST(Conv2dAlgorithm, ForcedWinogradFallsBackToDirectWhereOneDnnHasNone) {
   EXPECT_EQ(impl.find("wino"), std::string::npos) << impl;
   const auto x = random_floats(x_size(g), 81), w = random_floats(w_size(g), 82);
   std::vector<float> y_ref(y_size(g), kSentinelA), y_dnn(y_size(g), kSentinelB);
-  conv2d_forward_reference(g, x.data(), w.data(), static_cast<const float*>(nullptr),
-                           y_ref.data());
+  conv2d_forward_reference(g, x.data(), w.data(), static_cast<const float*>(nullptr), y_ref.data());
   conv2d_forward_onednn(g, x.data(), w.data(), nullptr, y_dnn.data());
   set_cpu_conv_algorithm(saved);
   expect_close(y_ref, y_dnn, g.c * g.r * g.s, "y");

@@ -1,5 +1,6 @@
 // The conv-engine setting (kernels/conv2d.h): names, parsing and the process-wide value. Runs in
-// every build; the engines themselves are tested against the CPU in tests/cuda/conv_linear_test.cpp.
+// every build; the engines themselves are tested against the CPU in
+// tests/cuda/conv_linear_test.cpp.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -16,8 +17,8 @@ namespace {
 namespace cuda = kernels::cuda;
 
 TEST(ConvEngine, NamesParseBackToTheSameEngine) {
-  for (cuda::ConvEngine e : {cuda::ConvEngine::Auto, cuda::ConvEngine::CuDNN,
-                             cuda::ConvEngine::Kiln}) {
+  for (cuda::ConvEngine e :
+       {cuda::ConvEngine::Auto, cuda::ConvEngine::CuDNN, cuda::ConvEngine::Kiln}) {
     EXPECT_EQ(cuda::parse_conv_engine(cuda::to_string(e)), e) << cuda::to_string(e);
   }
   EXPECT_STREQ(cuda::to_string(cuda::ConvEngine::CuDNN), "cudnn");

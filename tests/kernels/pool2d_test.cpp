@@ -1,6 +1,8 @@
 // Max pooling: both paths against hand-worked windows (ties, padding, overlap, NaN), then the fast
 // path against the reference on random data. The two visit each window in the same order with
 // the same comparison and scatter gradients in the same order, so they must agree exactly.
+#include "kernels/pool2d.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,7 +13,6 @@
 #include <vector>
 
 #include "base/error.h"
-#include "kernels/pool2d.h"
 #include "tests/support/test_data.h"
 
 namespace kiln::kernels::cpu {
@@ -153,9 +154,8 @@ class MaxPool2dReferenceVsFast : public ::testing::TestWithParam<PoolCase> {
   void compare(const std::vector<float>& x, std::uint64_t seed) {
     const Pool2dGeometry& g = GetParam().g;
     const auto gy = test::random_floats(g.n * g.c * g.p() * g.q(), seed);
-    const auto ref = run<float>({max_pool2d_forward_reference<float>,
-                                 max_pool2d_backward_reference<float>},
-                                g, x, gy);
+    const auto ref = run<float>(
+        {max_pool2d_forward_reference<float>, max_pool2d_backward_reference<float>}, g, x, gy);
     const std::size_t out = gy.size();
     PoolResult<float> fast{std::vector<float>(out, kSentinelB),
                            std::vector<std::int32_t>(out, kArgmaxSentinelB),

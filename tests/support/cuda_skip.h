@@ -17,9 +17,9 @@
 
 // Skips the calling test when a CUDA device is present: for tests of what happens without one.
 // `what` says what the device-less path checks, or where the device's tests are.
-#define KILN_SKIP_WITH_CUDA(what)                                                 \
-  do {                                                                            \
-    if (::kiln::kernels::cuda::available()) {                                     \
-      GTEST_SKIP() << "a CUDA device is present: " << (what);                     \
-    }                                                                             \
+#define KILN_SKIP_WITH_CUDA(what)                             \
+  do {                                                        \
+    if (::kiln::kernels::cuda::available()) {                 \
+      GTEST_SKIP() << "a CUDA device is present: " << (what); \
+    }                                                         \
   } while (0)

@@ -18,11 +18,11 @@
 namespace kiln::test {
 
 struct GradcheckOptions {
-  double eps = 1e-6;                 // finite-difference step
-  double tol = 1e-5;                 // relative tolerance, see above
-  std::int64_t max_points = 256;     // per tensor; larger tensors are sampled at random points
-  double max_skipped_fraction = 0.2; // kinks allowed before the check fails
-  std::uint64_t seed = 7;            // which points are sampled
+  double eps = 1e-6;                  // finite-difference step
+  double tol = 1e-5;                  // relative tolerance, see above
+  std::int64_t max_points = 256;      // per tensor; larger tensors are sampled at random points
+  double max_skipped_fraction = 0.2;  // kinks allowed before the check fails
+  std::uint64_t seed = 7;             // which points are sampled
 };
 
 struct GradcheckResult {
@@ -43,9 +43,9 @@ Tensor projection_loss(const Tensor& y, std::uint64_t seed = 99);
 }  // namespace kiln::test
 
 // Usage: EXPECT_GRADCHECK(gradcheck([&] { return projection_loss(relu(x)); }, {x}));
-#define EXPECT_GRADCHECK(result_expr)                                             \
-  do {                                                                            \
-    const ::kiln::test::GradcheckResult _gc = (result_expr);                      \
-    EXPECT_TRUE(_gc.ok) << _gc.report;                                            \
-    EXPECT_GT(_gc.checked, 0) << "gradcheck checked no point";                    \
+#define EXPECT_GRADCHECK(result_expr)                          \
+  do {                                                         \
+    const ::kiln::test::GradcheckResult _gc = (result_expr);   \
+    EXPECT_TRUE(_gc.ok) << _gc.report;                         \
+    EXPECT_GT(_gc.checked, 0) << "gradcheck checked no point"; \
   } while (0)

@@ -28,7 +28,6 @@ namespace {
 using test::error_of;
 using test::ScratchDir;
 
-
 // conv -> pool -> flatten (2x2 map) -> dense -> dropout -> dense_1: every kind of state a run has.
 std::shared_ptr<Sequential> tiny_model(std::uint64_t seed) {
   Generator gen(seed);

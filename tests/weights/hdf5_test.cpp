@@ -15,10 +15,9 @@
 namespace kiln {
 namespace {
 
-using test::RawH5Writer;
 using test::error_of;
+using test::RawH5Writer;
 using test::ScratchDir;
-
 
 TEST(Hdf5, ReadsStringsAsH5pyWritesThem) {
   ScratchDir dir;

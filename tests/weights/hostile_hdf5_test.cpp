@@ -219,13 +219,14 @@ TEST(HostileHdf5, AnExternalLinkIntoAnotherFileIsRefused) {
     w.external_link("/model_weights/dense/kernel", secret, "/kernel");
   }
   const std::string e = error_of([&] { H5File::open_read(path); });
-  EXPECT_EQ(e, path + ": refused: the HDF5 file holds a soft or external link, or a dataset "
-                      "stored in external or virtual files (which can name any other file); Keras "
-                      "never writes them and Kiln does not follow them; nothing was loaded");
+  EXPECT_EQ(e, path +
+                   ": refused: the HDF5 file holds a soft or external link, or a dataset "
+                   "stored in external or virtual files (which can name any other file); Keras "
+                   "never writes them and Kiln does not follow them; nothing was loaded");
   // The check can fail: without the survey, HDF5 follows the link into the other file.
-  EXPECT_EQ(H5File::open_read_surveyed(path).root().dataset("model_weights/dense/kernel")
-                .read_floats(),
-            (std::vector<float>{1.5f, 2.5f}));
+  EXPECT_EQ(
+      H5File::open_read_surveyed(path).root().dataset("model_weights/dense/kernel").read_floats(),
+      (std::vector<float>{1.5f, 2.5f}));
 }
 
 // A dataset whose raw data HDF5 reads from another file (H5Pset_external): refused the same way.
@@ -295,9 +296,8 @@ TEST(HostileHdf5, AHardLinkCycleIsRefusedByTheSurveyAndByTheReader) {
                                  "groups nested deeper than 32"),
             std::string::npos)
       << surveyed;
-  const std::string read = error_of([&] {
-    read_keras3_weights(H5File::open_read_surveyed(path).root());
-  });
+  const std::string read =
+      error_of([&] { read_keras3_weights(H5File::open_read_surveyed(path).root()); });
   EXPECT_NE(read.find(": groups nested more than 32 deep (a link back to a group above?)"),
             std::string::npos)
       << read;
@@ -332,9 +332,10 @@ TEST(HostileHdf5, AnAbsoluteWeightNameIsRefused) {
     w.vlen_string_list_attr("/model_weights/dense", "weight_names", {"/model_weights"});
   }
   const std::string e = error_of([&] { H5File::open_read(path); });
-  EXPECT_EQ(e, path + ": refused: a layer_names or weight_names entry is an absolute path or "
-                      "holds an empty, '.' or '..' component, which Keras never writes; nothing "
-                      "was loaded");
+  EXPECT_EQ(e, path +
+                   ": refused: a layer_names or weight_names entry is an absolute path or "
+                   "holds an empty, '.' or '..' component, which Keras never writes; nothing "
+                   "was loaded");
 }
 
 // A link name holding '/', which only damage makes (found by the keras3_weights fuzzer: a
@@ -352,7 +353,8 @@ TEST(HostileHdf5, ALinkNameHoldingASlashIsADamagedFile) {
   ASSERT_NE(at, bytes.end()) << "the link's name is not in the file";
   at[6] = '/';  // "conv2d/link": same length, so the heap stays consistent
   write_bytes(path, bytes);
-  const std::string e = error_of([&] { H5File::open_read(path).root().group("layers").children(); });
+  const std::string e =
+      error_of([&] { H5File::open_read(path).root().group("layers").children(); });
   EXPECT_NE(e.find(": damaged HDF5 file: a link named 'conv2d/link' (a link's name cannot be "
                    "empty, '.' or hold '/')"),
             std::string::npos)

@@ -10,7 +10,8 @@
 
 namespace kiln::test {
 
-inline constexpr const char* kKeras315NestedConfig = R"json({"module": "keras", "class_name": "Sequential", "config": {"name": "sequential", "trainable": true,
+inline constexpr const char* kKeras315NestedConfig =
+    R"json({"module": "keras", "class_name": "Sequential", "config": {"name": "sequential", "trainable": true,
  "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
  "registered_name": null, "shared_object_id": 139765138662736},
  "layers": [{"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [null,
@@ -256,7 +257,8 @@ inline constexpr const char* kKeras315NestedConfig = R"json({"module": "keras", 
  "build_input_shape": [null, 32, 32, 3]}, "registered_name": null,
  "build_config": {"input_shape": [null, 32, 32, 3]}, "compile_config": {}})json";
 
-inline constexpr const char* kKeras315FlatConfig = R"json({"module": "keras.src.models.functional", "class_name": "Functional",
+inline constexpr const char* kKeras315FlatConfig =
+    R"json({"module": "keras.src.models.functional", "class_name": "Functional",
  "config": {"name": "functional_1", "trainable": true, "layers": [{"module": "keras.layers",
  "class_name": "InputLayer", "config": {"batch_shape": [null, 32, 32, 3], "dtype": "float32",
  "sparse": false, "ragged": false, "name": "input_layer", "optional": false},

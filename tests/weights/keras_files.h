@@ -87,7 +87,8 @@ class RawH5Writer {
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     EXPECT_GE(H5Pset_external(dcpl, file.c_str(), 0, n * sizeof(float)), 0);
     hid_t space = H5Screate_simple(1, &n, nullptr);
-    hid_t d = H5Dcreate2(file_, path.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    hid_t d =
+        H5Dcreate2(file_, path.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     EXPECT_GE(d, 0) << path;
     H5Dclose(d);
     H5Sclose(space);
@@ -95,9 +96,9 @@ class RawH5Writer {
   }
   // A second name for an existing object: to a group above `path`, a cycle (HDF5 allows it).
   void hard_link(const std::string& path, const std::string& target_path) {
-    EXPECT_GE(H5Lcreate_hard(file_, target_path.c_str(), file_, path.c_str(), H5P_DEFAULT,
-                             H5P_DEFAULT),
-              0)
+    EXPECT_GE(
+        H5Lcreate_hard(file_, target_path.c_str(), file_, path.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+        0)
         << path;
   }
   void soft_link(const std::string& path, const std::string& target_path) {
@@ -180,7 +181,8 @@ class RawH5Writer {
     hid_t space = H5Screate_simple(static_cast<int>(h.size()), h.data(), nullptr);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data());
-    hid_t d = H5Dcreate2(file_, path.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    hid_t d =
+        H5Dcreate2(file_, path.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     EXPECT_GE(d, 0) << path;
     H5Dclose(d);
     H5Pclose(dcpl);

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "core/autograd.h"
 #include "base/error.h"
+#include "core/autograd.h"
 #include "core/functions.h"
 #include "core/random.h"
 #include "data/preprocess.h"
