@@ -26,6 +26,7 @@
 #if KILN_WITH_CUDA
 #include <cudnn.h>
 
+#include "bench/support/cudnn_rival.h"
 #include "bench/support/gpu.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/runtime.h"
@@ -165,37 +166,27 @@ std::vector<PoolCase> gpu_cases() {
 
 // cuDNN's 2x2 stride-2 max pooling on the case's NCHW shapes, handle bound to Kiln's stream.
 struct CudnnPool {
-  cudnnTensorDescriptor_t x_desc = nullptr, y_desc = nullptr;
+  CudnnNchw x, y;
   cudnnPoolingDescriptor_t pool = nullptr;
-  explicit CudnnPool(const PoolCase& c) {
+  explicit CudnnPool(const PoolCase& c)
+      : x(c.g.n, c.g.c, c.g.h, c.g.w), y(c.g.n, c.g.c, c.g.p(), c.g.q()) {
     const auto i = [](std::int64_t v) { return static_cast<int>(v); };
-    CUDNN_CHECK(cudnnCreateTensorDescriptor(&x_desc));
-    CUDNN_CHECK(cudnnCreateTensorDescriptor(&y_desc));
-    CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, i(c.g.n),
-                                           i(c.g.c), i(c.g.h), i(c.g.w)));
-    CUDNN_CHECK(cudnnSetTensor4dDescriptor(y_desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, i(c.g.n),
-                                           i(c.g.c), i(c.g.p()), i(c.g.q())));
     CUDNN_CHECK(cudnnCreatePoolingDescriptor(&pool));
     CUDNN_CHECK(cudnnSetPooling2dDescriptor(
         pool, CUDNN_POOLING_MAX_DETERMINISTIC, CUDNN_NOT_PROPAGATE_NAN, i(c.g.kh), i(c.g.kw),
         i(c.g.pad_h), i(c.g.pad_w), i(c.g.stride_h), i(c.g.stride_w)));
   }
-  ~CudnnPool() {
-    cudnnDestroyPoolingDescriptor(pool);
-    cudnnDestroyTensorDescriptor(y_desc);
-    cudnnDestroyTensorDescriptor(x_desc);
-  }
-  void forward(const float* x, float* y) const {
-    const float one = 1.f, zero = 0.f;
+  ~CudnnPool() { cudnnDestroyPoolingDescriptor(pool); }
+  void forward(const float* xd, float* yd) const {
     cuda::DeviceLease lease;
-    CUDNN_CHECK(cudnnPoolingForward(lease.cudnn(), pool, &one, x_desc, x, &zero, y_desc, y));
+    CUDNN_CHECK(cudnnPoolingForward(lease.cudnn(), pool, &kCudnnOne, x.get(), xd, &kCudnnZero,
+                                    y.get(), yd));
   }
   // cuDNN finds the winners again from x and y (it keeps no argmax).
-  void backward(const float* y, const float* gy, const float* x, float* gx) const {
-    const float one = 1.f, zero = 0.f;
+  void backward(const float* yd, const float* gy, const float* xd, float* gx) const {
     cuda::DeviceLease lease;
-    CUDNN_CHECK(cudnnPoolingBackward(lease.cudnn(), pool, &one, y_desc, y, y_desc, gy, x_desc, x,
-                                     &zero, x_desc, gx));
+    CUDNN_CHECK(cudnnPoolingBackward(lease.cudnn(), pool, &kCudnnOne, y.get(), yd, y.get(), gy,
+                                     x.get(), xd, &kCudnnZero, x.get(), gx));
   }
 };
 

@@ -10,6 +10,7 @@
 #if KILN_WITH_CUDA
 #include <cudnn.h>
 
+#include "bench/support/cudnn_rival.h"
 #include "bench/support/gpu.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/runtime.h"
@@ -87,31 +88,23 @@ namespace cuda = kernels::cuda;
 
 // cuDNN's ReLU on the activation's own NCHW shape, with its handle bound to Kiln's stream.
 struct CudnnRelu {
-  cudnnTensorDescriptor_t desc = nullptr;
+  CudnnNchw t;  // x, y, gy and gx alike
   cudnnActivationDescriptor_t act = nullptr;
-  explicit CudnnRelu(const ReluCase& c) {
-    CUDNN_CHECK(cudnnCreateTensorDescriptor(&desc));
-    CUDNN_CHECK(cudnnSetTensor4dDescriptor(desc, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
-                                           static_cast<int>(c.n), static_cast<int>(c.c),
-                                           static_cast<int>(c.hw), static_cast<int>(c.hw)));
+  explicit CudnnRelu(const ReluCase& c) : t(c.n, c.c, c.hw, c.hw) {
     CUDNN_CHECK(cudnnCreateActivationDescriptor(&act));
     CUDNN_CHECK(
         cudnnSetActivationDescriptor(act, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
   }
-  ~CudnnRelu() {
-    cudnnDestroyActivationDescriptor(act);
-    cudnnDestroyTensorDescriptor(desc);
-  }
+  ~CudnnRelu() { cudnnDestroyActivationDescriptor(act); }
   void forward(const float* x, float* y) const {
-    const float one = 1.f, zero = 0.f;
     cuda::DeviceLease lease;
-    CUDNN_CHECK(cudnnActivationForward(lease.cudnn(), act, &one, desc, x, &zero, desc, y));
+    CUDNN_CHECK(cudnnActivationForward(lease.cudnn(), act, &kCudnnOne, t.get(), x, &kCudnnZero,
+                                       t.get(), y));
   }
   void backward(const float* y, const float* gy, const float* x, float* gx) const {
-    const float one = 1.f, zero = 0.f;
     cuda::DeviceLease lease;
-    CUDNN_CHECK(cudnnActivationBackward(lease.cudnn(), act, &one, desc, y, desc, gy, desc, x, &zero,
-                                        desc, gx));
+    CUDNN_CHECK(cudnnActivationBackward(lease.cudnn(), act, &kCudnnOne, t.get(), y, t.get(), gy,
+                                        t.get(), x, &kCudnnZero, t.get(), gx));
   }
 };
 

@@ -2,6 +2,13 @@
 # linked on machines without a GPU too. Architectures: the GPU's own when one is present, else 80;90.
 set(KILN_WITH_CUDA OFF)
 if(NOT KILN_CUDA STREQUAL "OFF")
+  # The toolkit's usual home is often not on PATH: look for nvcc there too, unless told otherwise
+  # (here rather than in scripts/setup, so that `cmake --preset release` finds it as well).
+  find_program(_kiln_nvcc_on_path nvcc)
+  if(NOT DEFINED CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX} AND NOT _kiln_nvcc_on_path
+     AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc CACHE FILEPATH "CUDA compiler")
+  endif()
   include(CheckLanguage)
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)

@@ -20,7 +20,7 @@ std::vector<std::shared_ptr<Node>> reverse_topological_order(const std::shared_p
     auto& [node, next] = stack.back();
     if (next < node->edges.size()) {
       const std::shared_ptr<Node>& child = node->edges[next++].node;
-      if (child && seen.insert(child.get()).second) stack.push_back({child, 0});
+      if (child && seen.insert(child.get()).second) stack.emplace_back(child, 0);
     } else {
       post_order.push_back(node);
       stack.pop_back();

@@ -138,7 +138,7 @@ Tensor sum(const Tensor& a) {
       [&] { total = kcu::sum(a.numel(), a.device_data<float>()); });
   Tensor y = Tensor::full(Shape{}, total, a.dtype(), a.device());
   if (should_record({&a})) {
-    const Shape shape = a.shape();
+    const Shape& shape = a.shape();  // copied into the closure
     record(y, "sum", {a}, [shape](const Tensor& gy) {
       return std::vector<Tensor>{Tensor::full(shape, gy.item(), gy.dtype(), gy.device())};
     });

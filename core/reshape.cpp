@@ -35,7 +35,7 @@ Tensor reshape(const Tensor& x, std::vector<std::int64_t> dims) {
   Tensor y = x.detach();
   y.impl()->shape = target;
   if (should_record({&x})) {
-    const Shape from = x.shape();
+    const Shape& from = x.shape();  // copied into the closure
     record(y, "reshape", {x}, [from](const Tensor& gy) {
       Tensor gx = gy.detach();
       gx.impl()->shape = from;

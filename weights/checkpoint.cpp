@@ -171,7 +171,7 @@ TrainingState load_checkpoint(const std::string& path, Module& model, Optimizer&
   KILN_CHECK(note_keys.size() == note_values.size(), path, ": ", note_keys.size(),
              " note keys but ", note_values.size(), " values");
   for (std::size_t i = 0; i < note_keys.size(); ++i)
-    state.notes.push_back({note_keys[i], note_values[i]});
+    state.notes.emplace_back(note_keys[i], note_values[i]);
 
   // The optimiser: same kind, same options, same parameters.
   KILN_CHECK(training.has_group("optimizer"), path, ": kiln_training has no optimizer group");

@@ -22,6 +22,9 @@ namespace kiln {
 // Objects keep their keys in file order, as Keras writes them (nlohmann::json would sort them).
 using KerasJson = nlohmann::ordered_json;
 
+// clang-tidy 14 finds a throw below the implicit noexcept move of the JSON members; nlohmann's
+// basic_json move constructor is itself noexcept.
+// NOLINTNEXTLINE(bugprone-exception-escape)
 struct KerasArchive {
   KerasJson config;      // config.json
   KerasJson metadata;    // metadata.json ({} when the archive has none)

@@ -315,7 +315,7 @@ KerasWeights model_to_keras_weights(const Module& model) {
 }
 
 KerasWeights model_to_keras_weights(const Module& model, const std::vector<std::string>& nested) {
-  const KerasWeights flat = model_to_keras_weights(model);
+  KerasWeights flat = model_to_keras_weights(model);
   if (model.children().empty()) return flat;
   std::map<std::string, const KerasLayer*> by_name;
   for (const KerasLayer& l : flat.layers) by_name[l.name] = &l;

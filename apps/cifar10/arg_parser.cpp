@@ -17,7 +17,8 @@ void ArgParser::option(std::string name, std::string metavar, std::string help,
 
 void ArgParser::flag(std::string name, std::string help, std::function<void()> set, bool record) {
   option(
-      std::move(name), "", std::move(help), [set](const std::string&) { set(); }, record);
+      std::move(name), "", std::move(help), [set = std::move(set)](const std::string&) { set(); },
+      record);
 }
 
 const OptionSpec* ArgParser::find(const std::string& name) const {

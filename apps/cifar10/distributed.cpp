@@ -85,7 +85,8 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> gather_states(const Generat
   comm::allreduce_sum(table.data(), static_cast<std::int64_t>(table.size()));
   std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
   for (std::size_t r = 0; r < table.size(); r += 2) {
-    out.push_back({static_cast<std::uint64_t>(table[r]), static_cast<std::uint64_t>(table[r + 1])});
+    out.emplace_back(static_cast<std::uint64_t>(table[r]),
+                     static_cast<std::uint64_t>(table[r + 1]));
   }
   return out;
 }

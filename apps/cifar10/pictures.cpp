@@ -177,7 +177,8 @@ plot::Drawing contact_sheet(const std::vector<SheetImage>& all, std::int64_t sid
     for (std::size_t i = 0; i < images.size(); ++i) {
       const SheetImage& im = images[i];
       const double x = 10 + cell_w * static_cast<double>(i % columns);
-      const double y = top + cell_h * static_cast<double>(i / columns);
+      const std::size_t row = i / columns;  // whole rows: the division is meant to truncate
+      const double y = top + cell_h * static_cast<double>(row);
       const double ix = x + (cell_w - picture) / 2;
       c.image(ix, y, picture, picture, im.pixels, side, side);
       c.rect_outline(ix, y, picture, picture, plot::palette::light_grey, 1);

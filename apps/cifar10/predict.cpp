@@ -132,7 +132,7 @@ int run_predict(const PredictOptions& o) {
                                             " #" + std::to_string(rows[i].index)
                                       : std::filesystem::path(rows[i].source).filename().string();
       for (std::int64_t c : top_classes(probs.data() + i * k, k, std::min(o.top, k))) {
-        im.top.push_back({m.class_names[c], probs[i * k + c]});
+        im.top.emplace_back(m.class_names[c], probs[i * k + c]);
       }
       if (rows[i].label >= 0 && rows[i].label < k) im.truth = m.class_names[rows[i].label];
       sheet.push_back(std::move(im));

@@ -413,7 +413,7 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
     state.epochs_without_improvement = stopper.wait();
     const auto streams = gather_states(dropout.generator());
     for (int r = 0; r < job_size(); ++r) {
-      state.rng_states.push_back({dropout_stream_name(r), streams[static_cast<std::size_t>(r)]});
+      state.rng_states.emplace_back(dropout_stream_name(r), streams[static_cast<std::size_t>(r)]);
     }
     state.notes = {{"args", join(recorded, kArgSeparator)},
                    {"class_names", join(parts.class_names, '\n')},
@@ -422,10 +422,10 @@ int run_train(const TrainOptions& cli, const std::vector<std::string>& args) {
                    {"history_row", format_history_row(row)}};
     for (const auto& [key, value] : facts) {
       if (key == "image_size" || key == "seed" || key == "val_split" || key == "data") {
-        state.notes.push_back({key, value});
+        state.notes.emplace_back(key, value);
       }
     }
-    if (job_size() > 1) state.notes.push_back({"world_size", std::to_string(job_size())});
+    if (job_size() > 1) state.notes.emplace_back("world_size", std::to_string(job_size()));
     if (job_root()) save_checkpoint(last_path, *model, adam, state);
     history.append(row);
     if (job_root()) {

@@ -48,7 +48,7 @@ void write_file(const std::string& path, const std::string& bytes) {
 }
 
 std::string write_scratch_file(const std::string& name, const std::string& bytes) {
-  const std::string path = scratch_dir() + "/" + name;
+  std::string path = scratch_dir() + "/" + name;
   write_file(path, bytes);
   return path;
 }

@@ -131,7 +131,7 @@ struct PlanArg {
 struct ConvPlan {
   ConvPlan(dnnl::primitive primitive, memory::desc scratchpad, std::string implementation)
       : conv(std::move(primitive)),
-        scratchpad(std::move(scratchpad)),
+        scratchpad(scratchpad),  // a plain struct: nothing to move
         scratch_bytes(round_up(this->scratchpad.get_size())),
         implementation(std::move(implementation)) {}
   dnnl::primitive conv;

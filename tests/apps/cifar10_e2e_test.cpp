@@ -29,7 +29,7 @@ std::vector<std::string> split_csv(const std::string& line) {
   std::vector<std::string> fields;
   std::istringstream in(line);
   for (std::string f; std::getline(in, f, ',');) fields.push_back(f);
-  if (!line.empty() && line.back() == ',') fields.push_back("");
+  if (!line.empty() && line.back() == ',') fields.emplace_back();
   return fields;
 }
 
@@ -123,7 +123,7 @@ TEST(Cifar10App, TrainsResumesEvaluatesAndPredictsOnCifarFiles) {
     double sum = 0, top = -1;
     int argmax = -1;
     for (int k = 0; k < 10; ++k) {
-      const double p = std::atof(f[static_cast<std::size_t>(4 + k)].c_str());
+      const double p = std::atof(f[4 + static_cast<std::size_t>(k)].c_str());
       EXPECT_GE(p, 0.0);
       sum += p;
       if (p > top) top = p, argmax = k;

@@ -40,7 +40,7 @@ TEST(TrainOptions, ParsesValuesAndFlags) {
 }
 
 TEST(TrainOptions, MistakesAreUsageErrorsNamingTheOption) {
-  const auto message = [](std::vector<std::string> args) -> std::string {
+  const auto message = [](const std::vector<std::string>& args) -> std::string {
     try {
       parse_train_options(args);
     } catch (const UsageError& e) {
@@ -83,7 +83,7 @@ TEST(CommonOptions, ConvEngineIsParsedForEveryCommand) {
 }
 
 TEST(CommonOptions, BadConvEngineIsAUsageErrorNamingTheFlagAndTheChoices) {
-  const auto message = [](std::vector<std::string> args) -> std::string {
+  const auto message = [](const std::vector<std::string>& args) -> std::string {
     try {
       parse_evaluate_options(args);
     } catch (const UsageError& e) {
@@ -121,7 +121,7 @@ TEST(TrainOptions, ResumeReplaysDeterministic) {
   const std::vector<std::string> recorded = recordable_train_args(first_run);
   EXPECT_EQ(recorded, (std::vector<std::string>{"--epochs", "2", "--deterministic"}));
   std::vector<std::string> resumed = recorded;  // what --resume parses: recorded, then the new
-  for (const char* a : {"--resume", "--epochs", "4"}) resumed.push_back(a);
+  for (const char* a : {"--resume", "--epochs", "4"}) resumed.emplace_back(a);
   const TrainOptions o = parse_train_options(resumed);
   EXPECT_TRUE(o.common.deterministic);
   EXPECT_TRUE(o.resume);

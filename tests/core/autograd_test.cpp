@@ -9,7 +9,7 @@
 namespace kiln {
 namespace {
 
-Tensor leaf(std::vector<double> v) {
+Tensor leaf(const std::vector<double>& v) {
   Tensor t = Tensor::from_vector(Shape{static_cast<std::int64_t>(v.size())}, v);
   t.set_requires_grad(true);
   return t;

@@ -23,7 +23,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/cuda_runtime.h"
 #include "tests/cuda/cuda_test.h"
-#include "tests/cuda/device_buffer.h"
+#include "tests/cuda/device_vector.h"
 #include "tests/support/test_data.h"
 
 namespace kiln {
@@ -33,7 +33,7 @@ namespace cuda = kernels::cuda;
 using kernels::Conv2dGeometry;
 using test::ConvEngineScope;
 using test::DeterministicScope;
-using test::DeviceBuffer;
+using test::DeviceVector;
 using test::kSentinelA;
 using test::kSentinelB;
 using test::MathModeScope;
@@ -53,7 +53,11 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 // Index of the first element whose bits differ, for the failure message.
 std::size_t first_difference(const std::vector<float>& a, const std::vector<float>& b) {
   for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0) return i;
+    // Bits, not values: -0 against +0 or two NaNs of other payloads is a difference here.
+    std::uint32_t bits_a = 0, bits_b = 0;
+    std::memcpy(&bits_a, &a[i], sizeof(float));
+    std::memcpy(&bits_b, &b[i], sizeof(float));
+    if (bits_a != bits_b) return i;
   }
   return a.size();
 }
@@ -102,13 +106,13 @@ TEST_P(CudaConvDeterministic, BackwardDataAndFilterRepeatBitForBit) {
   const std::vector<float> x_host = random_floats(x_size(g), 71),
                            w_host = random_floats(w_size(g), 72),
                            gy_host = random_floats(y_size(g), 73);
-  const DeviceBuffer x(x_host), w(w_host), gy(gy_host);
+  const DeviceVector<float> x(x_host), w(w_host), gy(gy_host);
 
   std::vector<float> gx_first, gw_first, gb_first;
   for (int run = 0; run < kRuns; ++run) {
     // Alternate sentinels: an element no run writes cannot repeat across runs.
     const float sentinel = run % 2 == 0 ? kSentinelA : kSentinelB;
-    DeviceBuffer gx(x_size(g), sentinel), gw(w_size(g), sentinel), gb(g.k, sentinel);
+    DeviceVector<float> gx(x_size(g), sentinel), gw(w_size(g), sentinel), gb(g.k, sentinel);
     cuda::conv2d_backward_data(g, gy.get(), w.get(), gx.get());
     cuda::conv2d_backward_weight(g, x.get(), gy.get(), gw.get(), gb.get());
     const std::vector<float> gx_host = gx.download(), gw_host = gw.download(),
@@ -159,7 +163,7 @@ TEST(CudaConvDeterministicAuto, TimesNothingAndRunsKilnsEngine) {
   const MathModeScope mode_scope(cuda::MathMode::FP32);
   const ConvEngineScope engine_scope(cuda::ConvEngine::Auto);
   const Conv2dGeometry g{3, 21, 13, 9, 17, 3, 3, 1, 1, 1, 1};  // a shape no other test uses
-  const DeviceBuffer x(random_floats(x_size(g), 81)), w(random_floats(w_size(g), 82)),
+  const DeviceVector<float> x(random_floats(x_size(g), 81)), w(random_floats(w_size(g), 82)),
       b(random_floats(g.k, 83)), gy(random_floats(y_size(g), 84));
   const auto recorded_for_shape = [&] {
     int count = 0;
@@ -170,10 +174,10 @@ TEST(CudaConvDeterministicAuto, TimesNothingAndRunsKilnsEngine) {
   };
   ASSERT_EQ(cuda::deterministic_auto_engine(g, cuda::MathMode::FP32, 7), cuda::ConvEngine::Kiln);
 
-  DeviceBuffer y_auto(y_size(g), kSentinelA), y_kiln(y_size(g), kSentinelB);
-  DeviceBuffer gx_auto(x_size(g), kSentinelA), gx_kiln(x_size(g), kSentinelB);
-  DeviceBuffer gw_auto(w_size(g), kSentinelA), gw_kiln(w_size(g), kSentinelB);
-  DeviceBuffer gb_auto(g.k, kSentinelA), gb_kiln(g.k, kSentinelB);
+  DeviceVector<float> y_auto(y_size(g), kSentinelA), y_kiln(y_size(g), kSentinelB);
+  DeviceVector<float> gx_auto(x_size(g), kSentinelA), gx_kiln(x_size(g), kSentinelB);
+  DeviceVector<float> gw_auto(w_size(g), kSentinelA), gw_kiln(w_size(g), kSentinelB);
+  DeviceVector<float> gb_auto(g.k, kSentinelA), gb_kiln(g.k, kSentinelB);
   cuda::conv2d_forward(g, x.get(), w.get(), b.get(), y_auto.get());
   cuda::conv2d_backward_data(g, gy.get(), w.get(), gx_auto.get());
   cuda::conv2d_backward_weight(g, x.get(), gy.get(), gw_auto.get(), gb_auto.get());

@@ -25,7 +25,7 @@
 #include "kernels/device_memory.h"
 #include "kernels/gemm.h"
 #include "tests/cuda/cuda_test.h"
-#include "tests/cuda/device_buffer.h"
+#include "tests/cuda/device_vector.h"
 #include "tests/cuda/parity.h"
 #include "tests/support/test_data.h"
 
@@ -34,7 +34,7 @@ namespace {
 
 namespace cuda = kernels::cuda;
 using kernels::Conv2dGeometry;
-using test::DeviceBuffer;
+using test::DeviceVector;
 using test::kSentinelA;
 using test::kSentinelB;
 using test::MathModeScope;
@@ -123,7 +123,7 @@ TEST_P(KilnConv2d, AllThreeDirectionsMatchTheCpuReference) {
   const std::vector<double> xd = widen(x), wd = widen(w), bd = widen(b), gyd = widen(gy);
   const std::vector<double> xa = widen_abs(x), wa = widen_abs(w), ba = widen_abs(b),
                             gya = widen_abs(gy);
-  const DeviceBuffer x_dev(x), w_dev(w), b_dev(b), gy_dev(gy);
+  const DeviceVector<float> x_dev(x), w_dev(w), b_dev(b), gy_dev(gy);
   namespace ref = kernels::cpu;
 
   {  // forward
@@ -132,7 +132,7 @@ TEST_P(KilnConv2d, AllThreeDirectionsMatchTheCpuReference) {
                                           want.data());
     ref::conv2d_forward_reference<double>(g, xa.data(), wa.data(), with_bias ? ba.data() : nullptr,
                                           bound.data());
-    DeviceBuffer y(y_size(g), kSentinelB);
+    DeviceVector<float> y(y_size(g), kSentinelB);
     cuda::conv2d_forward_kiln(g, x_dev.get(), w_dev.get(), with_bias ? b_dev.get() : nullptr,
                               y.get());
     expect_close(y.download(), want, bound, g.c * g.r * g.s, tf32, "forward");
@@ -141,7 +141,7 @@ TEST_P(KilnConv2d, AllThreeDirectionsMatchTheCpuReference) {
     std::vector<double> want(x_size(g), kSentinelA), bound(x_size(g), kSentinelA);
     ref::conv2d_backward_data_reference<double>(g, gyd.data(), wd.data(), want.data());
     ref::conv2d_backward_data_reference<double>(g, gya.data(), wa.data(), bound.data());
-    DeviceBuffer gx(x_size(g), kSentinelB);
+    DeviceVector<float> gx(x_size(g), kSentinelB);
     cuda::conv2d_backward_data_kiln(g, gy_dev.get(), w_dev.get(), gx.get());
     expect_close(gx.download(), want, bound, g.k * g.r * g.s, tf32, "backward data");
   }
@@ -152,7 +152,7 @@ TEST_P(KilnConv2d, AllThreeDirectionsMatchTheCpuReference) {
                                                   want_b.data());
     ref::conv2d_backward_weight_reference<double>(g, xa.data(), gya.data(), bound_w.data(),
                                                   bound_b.data());
-    DeviceBuffer gw(w_size(g), kSentinelB), gb(g.k, kSentinelB);
+    DeviceVector<float> gw(w_size(g), kSentinelB), gb(g.k, kSentinelB);
     cuda::conv2d_backward_weight_kiln(g, x_dev.get(), gy_dev.get(), gw.get(),
                                       with_bias ? gb.get() : nullptr);
     const std::int64_t terms = g.n * g.p() * g.q();
@@ -183,11 +183,11 @@ INSTANTIATE_TEST_SUITE_P(Geometries, KilnConv2d,
 TEST(KilnConv2dDeterminism, BackwardWeightRepeatsBitForBit) {
   KILN_REQUIRE_CUDA();
   const Conv2dGeometry g{8, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1};
-  const DeviceBuffer x(random_floats(x_size(g), 91)), gy(random_floats(y_size(g), 92));
+  const DeviceVector<float> x(random_floats(x_size(g), 91)), gy(random_floats(y_size(g), 92));
   for (const auto mode : {cuda::MathMode::FP32, cuda::MathMode::TF32}) {
     const MathModeScope scope(mode);
-    DeviceBuffer gw1(w_size(g), kSentinelA), gb1(g.k, kSentinelA);
-    DeviceBuffer gw2(w_size(g), kSentinelB), gb2(g.k, kSentinelB);
+    DeviceVector<float> gw1(w_size(g), kSentinelA), gb1(g.k, kSentinelA);
+    DeviceVector<float> gw2(w_size(g), kSentinelB), gb2(g.k, kSentinelB);
     cuda::conv2d_backward_weight_kiln(g, x.get(), gy.get(), gw1.get(), gb1.get());
     cuda::conv2d_backward_weight_kiln(g, x.get(), gy.get(), gw2.get(), gb2.get());
     test::expect_bitwise_equal(gw1.download(), gw2.download(), "gw");
@@ -201,8 +201,8 @@ TEST(KilnConv2dEmpty, EmptySumsAreWritten) {
   KILN_REQUIRE_CUDA();
   {
     const Conv2dGeometry g{2, 0, 4, 4, 3, 3, 3, 1, 1, 1, 1};
-    const DeviceBuffer b(std::vector<float>{0.5f, -1.5f, 2.f});
-    DeviceBuffer y(y_size(g), kSentinelB);
+    const DeviceVector<float> b(std::vector<float>{0.5f, -1.5f, 2.f});
+    DeviceVector<float> y(y_size(g), kSentinelB);
     cuda::conv2d_forward_kiln(g, nullptr, nullptr, b.get(), y.get());
     const std::vector<float> out = y.download();
     for (std::size_t i = 0; i < out.size(); ++i)
@@ -210,13 +210,13 @@ TEST(KilnConv2dEmpty, EmptySumsAreWritten) {
   }
   {
     const Conv2dGeometry g{2, 3, 4, 4, 0, 3, 3, 1, 1, 1, 1};
-    DeviceBuffer gx(x_size(g), kSentinelB);
+    DeviceVector<float> gx(x_size(g), kSentinelB);
     cuda::conv2d_backward_data_kiln(g, nullptr, nullptr, gx.get());
     EXPECT_EQ(gx.download(), std::vector<float>(x_size(g), 0.f));
   }
   {
     const Conv2dGeometry g{0, 3, 4, 4, 5, 3, 3, 1, 1, 1, 1};
-    DeviceBuffer gw(w_size(g), kSentinelB), gb(g.k, kSentinelB);
+    DeviceVector<float> gw(w_size(g), kSentinelB), gb(g.k, kSentinelB);
     cuda::conv2d_backward_weight_kiln(g, nullptr, nullptr, gw.get(), gb.get());
     EXPECT_EQ(gw.download(), std::vector<float>(w_size(g), 0.f));
     EXPECT_EQ(gb.download(), std::vector<float>(g.k, 0.f));
@@ -230,7 +230,10 @@ class KilnGemm : public ::testing::TestWithParam<GemmParam> {};
 
 TEST_P(KilnGemm, MatchesTheTripleLoop) {
   KILN_REQUIRE_CUDA();
-  const auto [precision, ta, tb] = GetParam();
+  // Named variables, not a structured binding: the lambdas below capture them, which C++17
+  // allows only for variables (clang refuses the binding; gcc takes it as an extension).
+  const cuda::GemmPrecision precision = std::get<0>(GetParam());
+  const bool ta = std::get<1>(GetParam()), tb = std::get<2>(GetParam());
   const bool tf32 = precision == cuda::GemmPrecision::TF32;
   const std::int64_t sizes[][3] = {{1, 1, 1},      {7, 50, 19},    {64, 64, 64},   {130, 257, 33},
                                    {200, 3, 1000}, {33, 17, 4099}, {256, 384, 72}, {5, 9, 0}};
@@ -249,8 +252,8 @@ TEST_P(KilnGemm, MatchesTheTripleLoop) {
           want[i * n + j] += t;
           bound[i * n + j] += std::abs(t);
         }
-    const DeviceBuffer a_dev(a), b_dev(b);
-    DeviceBuffer c(m * n, kSentinelB);
+    const DeviceVector<float> a_dev(a), b_dev(b);
+    DeviceVector<float> c(m * n, kSentinelB);
     cuda::gemm_kiln(precision, ta, tb, m, n, k, a_dev.get(), b_dev.get(), c.get());
     expect_close(c.download(), want, bound, k, tf32, "gemm");
   }

@@ -36,7 +36,7 @@
 #include "kernels/device_memory.h"
 #include "kernels/linear.h"
 #include "tests/cuda/cuda_test.h"
-#include "tests/cuda/device_buffer.h"
+#include "tests/cuda/device_vector.h"
 #include "tests/support/test_data.h"
 
 namespace kiln {
@@ -45,7 +45,7 @@ namespace {
 namespace cuda = kernels::cuda;
 using kernels::Conv2dGeometry;
 using test::ConvEngineScope;
-using test::DeviceBuffer;
+using test::DeviceVector;
 using test::kSentinelA;
 using test::kSentinelB;
 using test::MathModeScope;
@@ -134,20 +134,20 @@ TEST_P(CudaConv2d, AllThreeDirectionsMatchTheCpuReference) {
   const std::vector<float> b = random_floats(g.k, seed + 2);
   const std::vector<float> gy = random_floats(y_size(g), seed + 3);
   const std::vector<double> xd = widen(x), wd = widen(w), bd = widen(b), gyd = widen(gy);
-  const DeviceBuffer x_dev(x), w_dev(w), b_dev(b), gy_dev(gy);
+  const DeviceVector<float> x_dev(x), w_dev(w), b_dev(b), gy_dev(gy);
 
   {  // forward
     std::vector<double> ref(y_size(g), kSentinelA);
     kernels::cpu::conv2d_forward_reference<double>(g, xd.data(), wd.data(),
                                                    with_bias ? bd.data() : nullptr, ref.data());
-    DeviceBuffer y(y_size(g), kSentinelB);
+    DeviceVector<float> y(y_size(g), kSentinelB);
     cuda::conv2d_forward(g, x_dev.get(), w_dev.get(), with_bias ? b_dev.get() : nullptr, y.get());
     expect_close(y.download(), ref, tolerance(mode, g.c * g.r * g.s), "forward");
   }
   {  // backward data
     std::vector<double> ref(x_size(g), kSentinelA);
     kernels::cpu::conv2d_backward_data_reference<double>(g, gyd.data(), wd.data(), ref.data());
-    DeviceBuffer gx(x_size(g), kSentinelB);
+    DeviceVector<float> gx(x_size(g), kSentinelB);
     cuda::conv2d_backward_data(g, gy_dev.get(), w_dev.get(), gx.get());
     expect_close(gx.download(), ref, tolerance(mode, g.k * g.r * g.s), "backward data");
   }
@@ -155,7 +155,7 @@ TEST_P(CudaConv2d, AllThreeDirectionsMatchTheCpuReference) {
     std::vector<double> ref_w(w_size(g), kSentinelA), ref_b(g.k, kSentinelA);
     kernels::cpu::conv2d_backward_weight_reference<double>(g, xd.data(), gyd.data(), ref_w.data(),
                                                            with_bias ? ref_b.data() : nullptr);
-    DeviceBuffer gw(w_size(g), kSentinelB), gb(g.k, kSentinelB);
+    DeviceVector<float> gw(w_size(g), kSentinelB), gb(g.k, kSentinelB);
     cuda::conv2d_backward_weight(g, x_dev.get(), gy_dev.get(), gw.get(),
                                  with_bias ? gb.get() : nullptr);
     const std::int64_t terms = g.n * g.p() * g.q();
@@ -188,9 +188,10 @@ TEST(CudaConvEngineAuto, RecordsOneTimedChoicePerShapeAndDirection) {
   const MathModeScope scope(cuda::MathMode::FP32);
   const ConvEngineScope engine_scope(cuda::ConvEngine::Auto);
   const Conv2dGeometry g{3, 19, 13, 11, 23, 3, 3, 1, 1, 1, 1};  // a shape no other test uses
-  const DeviceBuffer x(random_floats(x_size(g), 61)), w(random_floats(w_size(g), 62)),
+  const DeviceVector<float> x(random_floats(x_size(g), 61)), w(random_floats(w_size(g), 62)),
       gy(random_floats(y_size(g), 63));
-  DeviceBuffer y(y_size(g), kSentinelB), gx(x_size(g), kSentinelB), gw(w_size(g), kSentinelB);
+  DeviceVector<float> y(y_size(g), kSentinelB), gx(x_size(g), kSentinelB),
+      gw(w_size(g), kSentinelB);
   const auto count_for_shape = [&] {
     int count = 0;
     for (const cuda::ConvEngineChoice& c : cuda::conv_engine_choices()) {
@@ -219,9 +220,9 @@ TEST(CudaConv2dPlanCache, RepeatedForwardOverwritesWithTheSameBits) {
   KILN_REQUIRE_CUDA();
   const MathModeScope scope(cuda::MathMode::FP32);
   const Conv2dGeometry g = geometry(2, 32, 12, 16);
-  const DeviceBuffer x(random_floats(x_size(g), 51)), w(random_floats(w_size(g), 52)),
+  const DeviceVector<float> x(random_floats(x_size(g), 51)), w(random_floats(w_size(g), 52)),
       b(random_floats(g.k, 53));
-  DeviceBuffer first(y_size(g), kSentinelA), second(y_size(g), kSentinelB);
+  DeviceVector<float> first(y_size(g), kSentinelA), second(y_size(g), kSentinelB);
   cuda::conv2d_forward(g, x.get(), w.get(), b.get(), first.get());
   cuda::conv2d_forward(g, x.get(), w.get(), b.get(), second.get());
   EXPECT_EQ(first.download(), second.download());
@@ -231,7 +232,7 @@ TEST(CudaConv2dPlanCache, RepeatedForwardOverwritesWithTheSameBits) {
 TEST(CudaConv2dEdges, EmptyBatchGivesZeroWeightGradients) {
   KILN_REQUIRE_CUDA();
   const Conv2dGeometry g{0, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1};
-  DeviceBuffer gw(w_size(g), kSentinelB), gb(g.k, kSentinelB);
+  DeviceVector<float> gw(w_size(g), kSentinelB), gb(g.k, kSentinelB);
   cuda::conv2d_backward_weight(g, nullptr, nullptr, gw.get(), gb.get());
   EXPECT_EQ(gw.download(), std::vector<float>(w_size(g), 0.f));
   EXPECT_EQ(gb.download(), std::vector<float>(g.k, 0.f));
@@ -271,13 +272,13 @@ TEST_P(CudaLinear, AllThreeDirectionsMatchTheCpuReference) {
   const std::vector<float> b = random_floats(n, seed + 2);
   const std::vector<float> gy = random_floats(m * n, seed + 3);
   const std::vector<double> xd = widen(x), wd = widen(w), bd = widen(b), gyd = widen(gy);
-  const DeviceBuffer x_dev(x), w_dev(w), b_dev(b), gy_dev(gy);
+  const DeviceVector<float> x_dev(x), w_dev(w), b_dev(b), gy_dev(gy);
 
   {  // forward
     std::vector<double> ref(m * n, kSentinelA);
     kernels::cpu::linear_forward_reference<double>(m, k, n, xd.data(), wd.data(),
                                                    with_bias ? bd.data() : nullptr, ref.data());
-    DeviceBuffer y(m * n, kSentinelB);
+    DeviceVector<float> y(m * n, kSentinelB);
     cuda::linear_forward(m, k, n, x_dev.get(), w_dev.get(), with_bias ? b_dev.get() : nullptr,
                          y.get());
     expect_close(y.download(), ref, tolerance(mode, k), "forward");
@@ -286,7 +287,7 @@ TEST_P(CudaLinear, AllThreeDirectionsMatchTheCpuReference) {
     std::vector<double> ref(m * k, kSentinelA);
     kernels::cpu::linear_backward_data_reference<double>(m, k, n, gyd.data(), wd.data(),
                                                          ref.data());
-    DeviceBuffer gx(m * k, kSentinelB);
+    DeviceVector<float> gx(m * k, kSentinelB);
     cuda::linear_backward_data(m, k, n, gy_dev.get(), w_dev.get(), gx.get());
     expect_close(gx.download(), ref, tolerance(mode, n), "backward data");
   }
@@ -294,7 +295,7 @@ TEST_P(CudaLinear, AllThreeDirectionsMatchTheCpuReference) {
     std::vector<double> ref_w(k * n, kSentinelA), ref_b(n, kSentinelA);
     kernels::cpu::linear_backward_weight_reference<double>(
         m, k, n, xd.data(), gyd.data(), ref_w.data(), with_bias ? ref_b.data() : nullptr);
-    DeviceBuffer gw(k * n, kSentinelB), gb(n, kSentinelB);
+    DeviceVector<float> gw(k * n, kSentinelB), gb(n, kSentinelB);
     cuda::linear_backward_weight(m, k, n, x_dev.get(), gy_dev.get(), gw.get(),
                                  with_bias ? gb.get() : nullptr);
     expect_close(gw.download(), ref_w, tolerance(mode, m), "backward weight");
@@ -322,22 +323,22 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CudaLinear,
 TEST(CudaLinearEdges, EmptySumsGiveBiasOrZero) {
   KILN_REQUIRE_CUDA();
   const std::vector<float> b = {1.5f, -2.f, 0.25f, 4.f};
-  const DeviceBuffer b_dev(b);
+  const DeviceVector<float> b_dev(b);
   {
-    DeviceBuffer y(3 * 4, kSentinelB);
+    DeviceVector<float> y(3 * 4, kSentinelB);
     cuda::linear_forward(3, 0, 4, nullptr, nullptr, b_dev.get(), y.get());
     std::vector<float> expected;
     for (int row = 0; row < 3; ++row) expected.insert(expected.end(), b.begin(), b.end());
     EXPECT_EQ(y.download(), expected);
   }
   {
-    DeviceBuffer gw(5 * 4, kSentinelB), gb(4, kSentinelB);
+    DeviceVector<float> gw(5 * 4, kSentinelB), gb(4, kSentinelB);
     cuda::linear_backward_weight(0, 5, 4, nullptr, nullptr, gw.get(), gb.get());
     EXPECT_EQ(gw.download(), std::vector<float>(5 * 4, 0.f));
     EXPECT_EQ(gb.download(), std::vector<float>(4, 0.f));
   }
   {
-    DeviceBuffer gx(3 * 5, kSentinelB);
+    DeviceVector<float> gx(3 * 5, kSentinelB);
     cuda::linear_backward_data(3, 5, 0, nullptr, nullptr, gx.get());
     EXPECT_EQ(gx.download(), std::vector<float>(3 * 5, 0.f));
   }
@@ -450,7 +451,7 @@ TEST(CudaCachingAllocator, OutOfMemorySaysWhatWasAskedAndWhatTheDeviceHas) {
     EXPECT_NE(message.find("free of"), std::string::npos) << message;
   }
   // The failure leaves the allocator and the CUDA error state usable.
-  DeviceBuffer after(std::vector<float>{1.f, 2.f, 3.f});
+  DeviceVector<float> after(std::vector<float>{1.f, 2.f, 3.f});
   EXPECT_EQ(after.download(), (std::vector<float>{1.f, 2.f, 3.f}));
 }
 
@@ -465,7 +466,7 @@ TEST(CudaPinnedMemory, RoundTripThroughPinnedBuffers) {
   std::memcpy(up, values.data(), bytes);
   std::fill(down, down + values.size(), kSentinelA);
   {
-    DeviceBuffer dev(static_cast<std::int64_t>(values.size()), kSentinelB);
+    DeviceVector<float> dev(static_cast<std::int64_t>(values.size()), kSentinelB);
     cuda::copy_host_to_device(dev.get(), up, bytes);
     cuda::copy_device_to_host(down, dev.get(), bytes);
   }

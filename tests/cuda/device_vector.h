@@ -1,8 +1,8 @@
-// DeviceVector<T>: a typed device array for the kernel parity tests (floats, int32 labels and
+// DeviceVector<T>: a typed device array for the CUDA tests (floats, int32 labels and
 // argmax, int64 counters, uint8 images). RAII and move-only, so a failed assertion never leaks
 // device memory; every copy is explicit: construct from a host vector (upload), download() (copy
 // back). Uses only kernels/device_memory.h, so it compiles without CUDA too (where constructing
-// one throws). tests/cuda/device_buffer.h is the float-only sibling the conv/linear tests use.
+// one throws).
 #pragma once
 
 #include <cstdint>

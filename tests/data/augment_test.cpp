@@ -152,7 +152,7 @@ TEST(Augment, DrawsStayInRangeAndCoverIt) {
     EXPECT_LT(lo[k], limit[k][0] + 0.01 * span) << k;  // 20000 draws reach both ends
     EXPECT_GT(hi[k], limit[k][1] - 0.01 * span) << k;
   }
-  EXPECT_NEAR(flips, kDraws / 2, 400);  // sd 71
+  EXPECT_NEAR(flips, kDraws / 2.0, 400);  // sd 71
 }
 
 TEST(Augment, ShiftsOfOneOrMoreArePixelsAndOffOptionsStayNeutral) {

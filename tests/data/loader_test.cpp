@@ -26,7 +26,7 @@ ImageDataset numbered(int n, int side = 4) {
   ds.c = 3;
   ds.class_names = {"a", "b", "c"};
   for (int i = 0; i < n; ++i) {
-    ds.images.insert(ds.images.end(), static_cast<std::size_t>(side * side * 3),
+    ds.images.insert(ds.images.end(), static_cast<std::size_t>(side) * side * 3,
                      static_cast<std::uint8_t>(i));
     ds.labels.push_back(i % 3);
   }

@@ -70,7 +70,7 @@ TEST(Shuffle, PermutationIsUniformEnough) {
     for (int pos = 0; pos < 5; ++pos) ++count[p[static_cast<std::size_t>(pos)]][pos];
   }
   for (auto& row : count) {
-    for (int c : row) EXPECT_NEAR(c, kTrials / 5, 250);  // sd is about 57
+    for (int c : row) EXPECT_NEAR(c, kTrials / 5.0, 250);  // sd is about 57
   }
 }
 

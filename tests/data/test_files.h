@@ -134,7 +134,7 @@ std::string error_message(F&& f) {
   try {
     f();
   } catch (const ::kiln::Error& e) {
-    const std::string message = e.what();
+    std::string message = e.what();
     EXPECT_EQ(message.find('\n'), std::string::npos) << "multi-line message: " << message;
     return message;
   }
@@ -147,7 +147,7 @@ std::string error_message(F&& f) {
 // gmock's HasSubstr without gmock: the data tests link only gtest.
 #define EXPECT_CONTAINS(text, part)                            \
   do {                                                         \
-    const std::string kiln_text_ = (text);                     \
+    const std::string& kiln_text_ = (text);                    \
     EXPECT_NE(kiln_text_.find(part), std::string::npos)        \
         << "expected \"" << (part) << "\" in: " << kiln_text_; \
   } while (0)

@@ -52,7 +52,7 @@ std::vector<std::vector<float>> device_epoch(BatchLoader& loader, std::int64_t e
                                              test::EmulatedLaunch& launch) {
   loader.start_epoch(epoch);
   while (auto b = loader.next()) batches.push_back(std::move(*b));
-  const std::size_t image = static_cast<std::size_t>(h * w * 3);
+  const std::size_t image = static_cast<std::size_t>(h) * w * 3;
   test::ThreadStreams streams(/*max_pause_us=*/40, /*seed=*/3);
   std::vector<std::vector<float>> out(batches.size());
   std::mutex launch_mutex;  // the launch log is not thread-safe; one compute stream uses it

@@ -11,7 +11,7 @@
 namespace kiln {
 namespace {
 
-Tensor param(std::vector<float> values) {
+Tensor param(const std::vector<float>& values) {
   Tensor p = Tensor::from_vector(Shape{static_cast<std::int64_t>(values.size())}, values);
   p.set_requires_grad(true);
   return p;

@@ -16,7 +16,7 @@ inline ImageDataset random_images(int n, int h, int w, int classes, std::uint64_
   ds.h = h;
   ds.w = w;
   ds.c = 3;
-  for (int k = 0; k < classes; ++k) ds.class_names.push_back(std::string(1, 'a' + k));
+  for (int k = 0; k < classes; ++k) ds.class_names.emplace_back(1, static_cast<char>('a' + k));
   Generator gen(seed);
   ds.images.resize(static_cast<std::size_t>(n) * h * w * 3);
   for (auto& v : ds.images) v = static_cast<std::uint8_t>(gen.next_u64() >> 56);

@@ -226,6 +226,23 @@ enum class KerasStyle {
   Keras3Early,   // kernel, in the layer group
   Keras3Legacy,  // block1_conv1/kernel, nested
 };
+inline constexpr KerasStyle kEveryKerasStyle[] = {
+    KerasStyle::Keras1, KerasStyle::TfKeras2, KerasStyle::Keras3Early, KerasStyle::Keras3Legacy};
+
+// The style's name in a parameterised test's name: the Keras that writes it, and how.
+inline const char* keras_style_test_name(KerasStyle style) {
+  switch (style) {
+    case KerasStyle::Keras1:
+      return "Keras1Official";
+    case KerasStyle::TfKeras2:
+      return "TfKeras2Nested";
+    case KerasStyle::Keras3Early:
+      return "Keras3EarlyDirect";
+    case KerasStyle::Keras3Legacy:
+      return "Keras3LegacyNested";
+  }
+  return "UnknownStyle";
+}
 
 inline std::string weight_entry(KerasStyle style, const std::string& layer,
                                 const std::string& param) {

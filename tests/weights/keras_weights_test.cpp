@@ -72,21 +72,8 @@ TEST_P(EveryStyle, ReadsAFullModelSaveFromItsModelWeightsGroup) {
   expect_read_as_written(read_keras_weights(path), small_vgg(), GetParam());
 }
 
-INSTANTIATE_TEST_SUITE_P(Keras, EveryStyle,
-                         ::testing::Values(KerasStyle::Keras1, KerasStyle::TfKeras2,
-                                           KerasStyle::Keras3Early, KerasStyle::Keras3Legacy),
-                         [](const auto& info) {
-                           switch (info.param) {
-                             case KerasStyle::Keras1:
-                               return "Keras1Official";
-                             case KerasStyle::TfKeras2:
-                               return "TfKeras2Nested";
-                             case KerasStyle::Keras3Early:
-                               return "Keras3EarlyDirect";
-                             default:
-                               return "Keras3LegacyNested";
-                           }
-                         });
+INSTANTIATE_TEST_SUITE_P(Keras, EveryStyle, ::testing::ValuesIn(test::kEveryKerasStyle),
+                         [](const auto& info) { return test::keras_style_test_name(info.param); });
 
 TEST(KerasWeightsRead, JoinsSplitLayerNames) {
   ScratchDir dir;

@@ -172,21 +172,8 @@ TEST_P(LoadEveryStyle, LoadedModelComputesWhatKerasComputes) {
   expect_close((*model)(im.nchw).to_double_vector(), keras_forward(keras_layers(), im.nhwc));
 }
 
-INSTANTIATE_TEST_SUITE_P(Keras, LoadEveryStyle,
-                         ::testing::Values(KerasStyle::Keras1, KerasStyle::TfKeras2,
-                                           KerasStyle::Keras3Early, KerasStyle::Keras3Legacy),
-                         [](const auto& info) {
-                           switch (info.param) {
-                             case KerasStyle::Keras1:
-                               return "Keras1Official";
-                             case KerasStyle::TfKeras2:
-                               return "TfKeras2Nested";
-                             case KerasStyle::Keras3Early:
-                               return "Keras3EarlyDirect";
-                             default:
-                               return "Keras3LegacyNested";
-                           }
-                         });
+INSTANTIATE_TEST_SUITE_P(Keras, LoadEveryStyle, ::testing::ValuesIn(test::kEveryKerasStyle),
+                         [](const auto& info) { return test::keras_style_test_name(info.param); });
 
 // Without its declared map the Flatten is taken as 1x1, the fc1 rows stay in Keras' order and
 // the outputs differ: the permutation is what makes the test above pass.
@@ -315,7 +302,7 @@ TEST(LoadWeights, ReadsLayersOfAKerasModelNestedInAModel) {
       }
     }
     // A layer of the inner model that the Kiln model lacks.
-    entries.push_back("fc_extra/bias:0");
+    entries.emplace_back("fc_extra/bias:0");
     w.dataset("/vgg16/fc_extra/bias:0", {2}, {1.f, 2.f});
     w.string_list_attr("/vgg16", "weight_names", entries);
     w.group("/flatten");

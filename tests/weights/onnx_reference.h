@@ -106,7 +106,7 @@ class OnnxReference {
     return a == nullptr ? fallback : a->i();
   }
   static std::vector<std::int64_t> ints_attr(const onnx::NodeProto& n, const std::string& name,
-                                             std::vector<std::int64_t> fallback) {
+                                             const std::vector<std::int64_t>& fallback) {
     const onnx::AttributeProto* a = attr(n, name);
     return a == nullptr ? fallback : std::vector<std::int64_t>(a->ints().begin(), a->ints().end());
   }
