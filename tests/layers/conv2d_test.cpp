@@ -1,14 +1,15 @@
-// Conv2d: gradients (input, kernel, bias) in float64 for each padding mode, stride and activation;
-// shapes; Keras' initialisation; errors that name the shapes.
+// Conv2d: gradients (input, kernel, bias) on every device (tests/support/devices.h) for each
+// padding mode, stride and activation; shapes; Keras' initialisation; errors that name the shapes.
 #include "layers/conv2d.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "layers/init.h"
-#include "tests/layers/layer_gradcheck.h"
+#include "tests/layers/layer_on_devices.h"
 
 namespace kiln {
 namespace {
@@ -33,47 +34,55 @@ struct Case {
   Shape output;
 };
 
-class Conv2dGradcheck : public ::testing::TestWithParam<Case> {};
+// Every padding mode, stride and activation, with and without bias.
+const Case kCases[] = {
+    Case{"same_relu_bias", config(3, 3, 1, 1, Padding::Same, Activation::ReLU, true),
+         Shape{2, 3, 5, 5}, Shape{2, 4, 5, 5}},
+    Case{"same_linear_bias", config(3, 3, 1, 1, Padding::Same, Activation::None, true),
+         Shape{2, 3, 5, 5}, Shape{2, 4, 5, 5}},
+    Case{"valid_no_bias", config(3, 3, 1, 1, Padding::Valid, Activation::None, false),
+         Shape{2, 2, 6, 5}, Shape{2, 4, 4, 3}},
+    Case{"valid_relu_no_bias", config(3, 3, 1, 1, Padding::Valid, Activation::ReLU, false),
+         Shape{1, 3, 5, 5}, Shape{1, 4, 3, 3}},
+    // ceil(7 / 2) = 4 rows need (4 - 1) * 2 + 3 - 7 = 2 rows of padding: one each side.
+    Case{"same_stride2", config(3, 3, 2, 2, Padding::Same, Activation::ReLU, true),
+         Shape{2, 2, 7, 7}, Shape{2, 4, 4, 4}},
+    Case{"valid_stride2", config(3, 3, 2, 2, Padding::Valid, Activation::None, true),
+         Shape{1, 2, 8, 7}, Shape{1, 4, 3, 3}},
+    // (6 + 2*2 - 3) / 2 + 1 = 4 rows, (5 + 2*1 - 2) / 1 + 1 = 6 columns.
+    Case{"explicit_rect",
+         [] {
+           Conv2dConfig c = config(3, 2, 2, 1, Padding::Explicit, Activation::None, true);
+           c.pad_h = 2;
+           c.pad_w = 1;
+           return c;
+         }(),
+         Shape{2, 2, 6, 5}, Shape{2, 4, 4, 6}},
+    Case{"pointwise", config(1, 1, 1, 1, Padding::Same, Activation::ReLU, true), Shape{2, 3, 3, 4},
+         Shape{2, 4, 3, 4}},
+};
 
-TEST_P(Conv2dGradcheck, InputKernelAndBias) {
-  const Case& c = GetParam();
-  Generator gen(3);
-  Conv2d conv("conv", c.input[1], 4, c.config, gen);
-  {
-    Tensor x = Tensor::zeros(c.input);
-    EXPECT_EQ(conv(x).shape(), c.output);
+template <typename D>
+class Conv2dOn : public test::OnEveryDevice<D> {};
+TYPED_TEST_SUITE(Conv2dOn, test::EveryDevice, test::DeviceNames);
+
+TYPED_TEST(Conv2dOn, GradientsOfInputKernelAndBias) {
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.what);
+    const auto make = [&c] {
+      Generator gen(3);
+      return std::make_shared<Conv2d>("conv", c.input[1], 4, c.config, gen);
+    };
+    {
+      std::shared_ptr<Conv2d> conv = make();
+      conv->to(TypeParam::kDType);
+      conv->to(TypeParam::kDevice);
+      EXPECT_EQ((*conv)(TestFixture::here(Tensor::zeros(c.input))).shape(), c.output);
+      EXPECT_EQ(test::checked_tensors(*conv), c.config.use_bias ? 3u : 2u);
+    }
+    test::expect_layer_gradients_on<TypeParam>(make, c.input);
   }
-  EXPECT_EQ(test::checked_tensors(conv), c.config.use_bias ? 3u : 2u);
-  EXPECT_GRADCHECK(test::gradcheck_layer(conv, c.input));
 }
-
-INSTANTIATE_TEST_SUITE_P(
-    Configs, Conv2dGradcheck,
-    ::testing::Values(
-        Case{"same_relu_bias", config(3, 3, 1, 1, Padding::Same, Activation::ReLU, true),
-             Shape{2, 3, 5, 5}, Shape{2, 4, 5, 5}},
-        Case{"same_linear_bias", config(3, 3, 1, 1, Padding::Same, Activation::None, true),
-             Shape{2, 3, 5, 5}, Shape{2, 4, 5, 5}},
-        Case{"valid_no_bias", config(3, 3, 1, 1, Padding::Valid, Activation::None, false),
-             Shape{2, 2, 6, 5}, Shape{2, 4, 4, 3}},
-        Case{"valid_relu_no_bias", config(3, 3, 1, 1, Padding::Valid, Activation::ReLU, false),
-             Shape{1, 3, 5, 5}, Shape{1, 4, 3, 3}},
-        // ceil(7 / 2) = 4 rows need (4 - 1) * 2 + 3 - 7 = 2 rows of padding: one each side.
-        Case{"same_stride2", config(3, 3, 2, 2, Padding::Same, Activation::ReLU, true),
-             Shape{2, 2, 7, 7}, Shape{2, 4, 4, 4}},
-        Case{"valid_stride2", config(3, 3, 2, 2, Padding::Valid, Activation::None, true),
-             Shape{1, 2, 8, 7}, Shape{1, 4, 3, 3}},
-        // (6 + 2*2 - 3) / 2 + 1 = 4 rows, (5 + 2*1 - 2) / 1 + 1 = 6 columns.
-        Case{"explicit_rect", [] {
-               Conv2dConfig c = config(3, 2, 2, 1, Padding::Explicit, Activation::None, true);
-               c.pad_h = 2;
-               c.pad_w = 1;
-               return c;
-             }(),
-             Shape{2, 2, 6, 5}, Shape{2, 4, 4, 6}},
-        Case{"pointwise", config(1, 1, 1, 1, Padding::Same, Activation::ReLU, true),
-             Shape{2, 3, 3, 4}, Shape{2, 4, 3, 4}}),
-    [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.what); });
 
 TEST(Conv2d, KerasNamesAndLayouts) {
   Generator gen(1);

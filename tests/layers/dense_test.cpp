@@ -1,49 +1,63 @@
-// Dense: gradients in float64, Keras' (in, out) kernel layout, initialisation and shape errors.
+// Dense: gradients and values on every device (tests/support/devices.h), Keras' (in, out) kernel
+// layout, initialisation and shape errors.
 #include "layers/dense.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 
 #include "core/functions.h"
-#include "tests/layers/layer_gradcheck.h"
+#include "tests/layers/layer_on_devices.h"
 
 namespace kiln {
 namespace {
 
-TEST(Dense, GradcheckLinear) {
-  Generator gen(1);
-  Dense dense("dense", 5, 3, Activation::None, gen);
-  EXPECT_EQ(test::checked_tensors(dense), 3u);
-  EXPECT_GRADCHECK(test::gradcheck_layer(dense, Shape{4, 5}));
+template <typename D>
+class DenseOn : public test::OnEveryDevice<D> {};
+TYPED_TEST_SUITE(DenseOn, test::EveryDevice, test::DeviceNames);
+
+TYPED_TEST(DenseOn, GradientsLinear) {
+  const auto make = [] {
+    Generator gen(1);
+    return std::make_shared<Dense>("dense", 5, 3, Activation::None, gen);
+  };
+  EXPECT_EQ(test::checked_tensors(*make()), 3u);
+  test::expect_layer_gradients_on<TypeParam>(make, Shape{4, 5});
 }
 
-TEST(Dense, GradcheckRelu) {
-  Generator gen(2);
-  Dense dense("dense", 6, 4, Activation::ReLU, gen);
-  EXPECT_GRADCHECK(test::gradcheck_layer(dense, Shape{3, 6}));
+TYPED_TEST(DenseOn, GradientsRelu) {
+  const auto make = [] {
+    Generator gen(2);
+    return std::make_shared<Dense>("dense", 6, 4, Activation::ReLU, gen);
+  };
+  test::expect_layer_gradients_on<TypeParam>(make, Shape{3, 6});
 }
 
-TEST(Dense, GradcheckWithoutBias) {
-  Generator gen(3);
-  Dense dense("dense", 4, 2, Activation::None, gen, /*use_bias=*/false);
-  EXPECT_EQ(test::checked_tensors(dense), 2u);
-  EXPECT_GRADCHECK(test::gradcheck_layer(dense, Shape{2, 4}));
+TYPED_TEST(DenseOn, GradientsWithoutBias) {
+  const auto make = [] {
+    Generator gen(3);
+    return std::make_shared<Dense>("dense", 4, 2, Activation::None, gen, /*use_bias=*/false);
+  };
+  EXPECT_EQ(test::checked_tensors(*make()), 2u);
+  test::expect_layer_gradients_on<TypeParam>(make, Shape{2, 4});
 }
 
-TEST(Dense, ComputesInputTimesKernelPlusBias) {
+TYPED_TEST(DenseOn, ComputesInputTimesKernelPlusBias) {
   Generator gen(4);
   Dense dense("dense", 2, 3, Activation::ReLU, gen);
+  dense.to(TypeParam::kDType);
+  dense.to(TypeParam::kDevice);
   // Keras layout: kernel[i][j] joins input feature i to output unit j.
   Tensor kernel = dense.kernel(), bias = dense.bias();  // handles: writes reach the layer
   kernel.copy_from(Tensor::from_vector<float>(Shape{2, 3}, {1, 2, 3, 4, 5, 6}));
   bias.copy_from(Tensor::from_vector<float>(Shape{3}, {0.5f, -20.f, 0}));
-  const Tensor y = dense(Tensor::from_vector<float>(Shape{1, 2}, {1, -1}));
+  const Tensor y = dense(TestFixture::here(Shape{1, 2}, {1, -1}));
   // [1, -1] @ [[1,2,3],[4,5,6]] = [-3, -3, -3]; + bias = [-2.5, -23, -3]; relu -> 0.
-  EXPECT_EQ(y.to_double_vector(), std::vector<double>({0, 0, 0}));
-  const Tensor z = dense(Tensor::from_vector<float>(Shape{1, 2}, {2, 1}));
+  EXPECT_EQ(TestFixture::values(y), std::vector<double>({0, 0, 0}));
+  const Tensor z = dense(TestFixture::here(Shape{1, 2}, {2, 1}));
   // [2, 1] @ kernel = [6, 9, 12]; + bias = [6.5, -11, 12]; relu -> [6.5, 0, 12].
-  EXPECT_EQ(z.to_double_vector(), std::vector<double>({6.5, 0, 12}));
+  EXPECT_EQ(TestFixture::values(z), std::vector<double>({6.5, 0, 12}));
 }
 
 TEST(Dense, KerasNamesGlorotInitAndZeroBias) {
