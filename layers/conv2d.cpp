@@ -37,8 +37,10 @@ Conv2d::Conv2d(std::string name, std::int64_t in_channels, std::int64_t out_chan
              "Conv2d '", this->name(), "': pad_h/pad_w are for Padding::Explicit only");
   const std::int64_t area = config.kernel_h * config.kernel_w;
   kernel_ = register_parameter(
-      "kernel", glorot_uniform(Shape{out_channels, in_channels, config.kernel_h, config.kernel_w},
-                               in_channels * area, out_channels * area, gen));
+      "kernel",
+      glorot_uniform(Shape{out_channels, in_channels, config.kernel_h, config.kernel_w},
+                     in_channels * area, out_channels * area, gen),
+      KerasLayout::ConvKernel);
   if (config.use_bias) bias_ = register_parameter("bias", Tensor::zeros(Shape{out_channels}));
 }
 

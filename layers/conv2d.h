@@ -39,6 +39,7 @@ class Conv2d : public Module {
          const Conv2dConfig& config, Generator& gen);
 
   Tensor forward(const Tensor& x) override;
+  std::string keras_class() const override { return "conv2d"; }
 
   const Conv2dConfig& config() const { return config_; }
   std::int64_t in_channels() const { return in_channels_; }

@@ -14,7 +14,8 @@ Dense::Dense(std::string name, std::int64_t in_features, std::int64_t out_featur
   KILN_CHECK(in_features > 0 && out_features > 0, "Dense '", this->name(),
              "': features must be positive, got ", in_features, " -> ", out_features);
   kernel_ = register_parameter(
-      "kernel", glorot_uniform(Shape{in_features, out_features}, in_features, out_features, gen));
+      "kernel", glorot_uniform(Shape{in_features, out_features}, in_features, out_features, gen),
+      KerasLayout::DenseKernel);
   if (use_bias) bias_ = register_parameter("bias", Tensor::zeros(Shape{out_features}));
 }
 

@@ -17,6 +17,7 @@ class Dense : public Module {
         Activation activation, Generator& gen, bool use_bias = true);
 
   Tensor forward(const Tensor& x) override;  // (N, in) -> (N, out)
+  std::string keras_class() const override { return "dense"; }
 
   std::int64_t in_features() const { return in_features_; }
   std::int64_t out_features() const { return out_features_; }

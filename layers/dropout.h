@@ -17,6 +17,8 @@ class Dropout : public Module {
   Dropout(std::string name, double rate, std::uint64_t seed);
 
   Tensor forward(const Tensor& x) override;
+  std::string keras_class() const override { return "dropout"; }
+  bool keeps_feature_order() const override { return true; }
 
   double rate() const { return rate_; }
   Generator& generator() { return gen_; }

@@ -13,12 +13,6 @@
 
 namespace kiln {
 
-// The (C, H, W) feature map a Flatten receives, per image.
-struct MapShape {
-  std::int64_t c, h, w;
-  std::int64_t features() const { return c * h * w; }
-};
-
 class Flatten : public Module {
  public:
   // A declared input map lets weight files permute the next Dense kernel's rows (see above), and
@@ -27,6 +21,8 @@ class Flatten : public Module {
       : Module(std::move(name)), input_map_(input_map) {}
   Tensor forward(const Tensor& x) override;
   const std::optional<MapShape>& input_map() const { return input_map_; }
+  std::string keras_class() const override { return "flatten"; }
+  std::optional<MapShape> flattens_map() const override { return input_map_; }
 
  private:
   std::optional<MapShape> input_map_;

@@ -13,6 +13,7 @@ class MaxPool2d : public Module {
   explicit MaxPool2d(std::string name, const Pool2dOptions& options = {});
 
   Tensor forward(const Tensor& x) override;  // (N, C, H, W) -> (N, C, P, Q)
+  std::string keras_class() const override { return "max_pooling2d"; }
   const Pool2dOptions& options() const { return options_; }
 
  private:

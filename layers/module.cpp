@@ -19,10 +19,33 @@ Module::Module(std::string name) : name_(std::move(name)) {
 
 std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const {
   std::vector<std::pair<std::string, Tensor>> out;
-  for (const auto& [param_name, t] : parameters_) out.emplace_back(name_ + "/" + param_name, t);
-  for (const auto& child : children_) {
-    for (auto& entry : child->named_parameters()) out.push_back(std::move(entry));
+  for (auto& entry : named_state()) {
+    if (!entry.is_buffer) out.emplace_back(std::move(entry.name), std::move(entry.tensor));
   }
+  return out;
+}
+
+std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (auto& entry : named_state()) {
+    if (entry.is_buffer) out.emplace_back(std::move(entry.name), std::move(entry.tensor));
+  }
+  return out;
+}
+
+std::vector<StateTensor> Module::named_state() const {
+  std::vector<StateTensor> out;
+  for (const Own& p : parameters_) out.push_back({name_ + "/" + p.name, p.tensor, p.layout, false});
+  for (const Own& b : buffers_) out.push_back({name_ + "/" + b.name, b.tensor, b.layout, true});
+  for (const auto& child : children_) {
+    for (auto& entry : child->named_state()) out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+std::vector<Tensor> Module::state() const {
+  std::vector<Tensor> out;
+  for (auto& entry : named_state()) out.push_back(std::move(entry.tensor));
   return out;
 }
 
@@ -42,7 +65,7 @@ std::vector<Tensor> Module::trainable_parameters() const {
 
 std::int64_t Module::parameter_count() const {
   std::int64_t n = 0;
-  for (const auto& entry : named_parameters()) n += entry.second.numel();
+  for (const auto& entry : named_state()) n += entry.tensor.numel();
   return n;
 }
 
@@ -52,39 +75,56 @@ void Module::train(bool on) {
 }
 
 void Module::set_trainable(bool on) {
-  for (auto& entry : parameters_) {
-    entry.second.set_requires_grad(on);
-    if (!on) entry.second.zero_grad();
+  for (Own& p : parameters_) {
+    p.tensor.set_requires_grad(on);
+    if (!on) p.tensor.zero_grad();
   }
   for (const auto& child : children_) child->set_trainable(on);
 }
 
 void Module::zero_grad() {
-  for (auto& entry : parameters_) entry.second.zero_grad();
+  for (Own& p : parameters_) p.tensor.zero_grad();
   for (const auto& child : children_) child->zero_grad();
 }
 
 void Module::to(DType dtype) {
-  for (auto& entry : parameters_) {
-    if (entry.second.dtype() != dtype) replace_data(entry.second, entry.second.to(dtype));
+  for (std::vector<Own>* own : {&parameters_, &buffers_}) {
+    for (Own& t : *own) {
+      if (t.tensor.dtype() != dtype) replace_data(t.tensor, t.tensor.to(dtype));
+    }
   }
   for (const auto& child : children_) child->to(dtype);
 }
 
 void Module::to(Device device) {
-  for (auto& entry : parameters_) {
-    if (entry.second.device() != device) replace_data(entry.second, entry.second.to(device));
+  for (std::vector<Own>* own : {&parameters_, &buffers_}) {
+    for (Own& t : *own) {
+      if (t.tensor.device() != device) replace_data(t.tensor, t.tensor.to(device));
+    }
   }
   for (const auto& child : children_) child->to(device);
 }
 
-Tensor Module::register_parameter(const std::string& name, Tensor value) {
-  KILN_CHECK(value.defined(), name_, ": parameter '", name, "' is undefined");
-  for (const auto& entry : parameters_) {
-    KILN_CHECK(entry.first != name, name_, ": parameter '", name, "' registered twice");
+void Module::check_new_name(const std::string& name, const Tensor& value) const {
+  KILN_CHECK(value.defined(), name_, ": '", name, "' is undefined");
+  for (const std::vector<Own>* own : {&parameters_, &buffers_}) {
+    for (const Own& t : *own) {
+      KILN_CHECK(t.name != name, name_, ": '", name, "' registered twice");
+    }
   }
+}
+
+Tensor Module::register_parameter(const std::string& name, Tensor value, KerasLayout layout) {
+  check_new_name(name, value);
   value.set_requires_grad(true);
-  parameters_.emplace_back(name, value);
+  parameters_.push_back({name, value, layout});
+  return value;
+}
+
+Tensor Module::register_buffer(const std::string& name, Tensor value) {
+  check_new_name(name, value);
+  value.set_requires_grad(false);
+  buffers_.push_back({name, value, KerasLayout::Same});
   return value;
 }
 

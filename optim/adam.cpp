@@ -47,6 +47,19 @@ void Adam::set_moments(std::size_t i, const Tensor& m, const Tensor& v) {
   v_[i] = v.defined() ? v.to(p.device()) : Tensor();
 }
 
+std::vector<std::pair<std::string, double>> Adam::resume_options() const {
+  return {{"beta1", options_.beta1},
+          {"beta2", options_.beta2},
+          {"eps", options_.eps},
+          {"pytorch_epsilon", options_.epsilon_placement == EpsilonPlacement::PyTorch ? 1.0 : 0.0},
+          {"weight_decay", options_.weight_decay}};
+}
+
+void Adam::set_slots(std::size_t i, const std::vector<Tensor>& values) {
+  KILN_CHECK(values.size() == 2, "Adam: 2 slots (m, v) per parameter, got ", values.size());
+  set_moments(i, values[0], values[1]);
+}
+
 void Adam::ensure_moments(std::size_t i) {
   const Tensor& param = params()[i];
   if (!m_[i].defined()) {

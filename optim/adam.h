@@ -38,6 +38,12 @@ class Adam : public Optimizer {
   // Restores a checkpoint's moments (undefined for "not yet updated").
   void set_moments(std::size_t i, const Tensor& m, const Tensor& v);
 
+  std::string kind() const override { return "adam"; }
+  std::vector<std::pair<std::string, double>> resume_options() const override;
+  std::vector<std::string> slot_names() const override { return {"m", "v"}; }
+  std::vector<Tensor> slots(std::size_t i) const override { return {m_.at(i), v_.at(i)}; }
+  void set_slots(std::size_t i, const std::vector<Tensor>& values) override;
+
  protected:
   void update(std::size_t index, Tensor& param, const Tensor& grad) override;
   void update_all(const std::vector<std::size_t>& ready) override;

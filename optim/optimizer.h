@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "core/tensor.h"
@@ -29,6 +31,17 @@ class Optimizer {
   std::int64_t step_count() const { return step_count_; }
   void set_step_count(std::int64_t steps);
   const std::vector<Tensor>& params() const { return params_; }
+
+  // What a checkpoint saves of any optimiser (weights/checkpoint.cpp), told by the optimiser
+  // itself: its kind ("adam"), the options a resumed run must share, and the state it keeps per
+  // parameter, its "slots" (Adam's m and v), each undefined until the parameter's first update.
+  virtual std::string kind() const = 0;
+  virtual std::vector<std::pair<std::string, double>> resume_options() const = 0;
+  virtual std::vector<std::string> slot_names() const = 0;
+  // params()[i]'s slots, in slot_names() order.
+  virtual std::vector<Tensor> slots(std::size_t i) const = 0;
+  // Restores them (same order; the optimiser checks shapes, dtypes and which may be undefined).
+  virtual void set_slots(std::size_t i, const std::vector<Tensor>& values) = 0;
 
  protected:
   // Updates params()[index] from grad (same shape, dtype and device, checked), for step

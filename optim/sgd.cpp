@@ -33,6 +33,17 @@ void Sgd::set_momentum_buffer(std::size_t i, const Tensor& buffer) {
   buffers_[i] = buffer.defined() ? buffer.to(p.device()) : Tensor();
 }
 
+std::vector<std::pair<std::string, double>> Sgd::resume_options() const {
+  return {{"momentum", options_.momentum},
+          {"nesterov", options_.nesterov ? 1.0 : 0.0},
+          {"weight_decay", options_.weight_decay}};
+}
+
+void Sgd::set_slots(std::size_t i, const std::vector<Tensor>& values) {
+  KILN_CHECK(values.size() == 1, "Sgd: 1 slot (momentum) per parameter, got ", values.size());
+  set_momentum_buffer(i, values[0]);
+}
+
 void Sgd::update(std::size_t i, Tensor& param, const Tensor& grad) {
   // A zero buffer makes the first step buf = g, as PyTorch's clone of the first gradient does.
   if (options_.momentum != 0 && !buffers_[i].defined()) {

@@ -27,6 +27,12 @@ class Sgd : public Optimizer {
   const Tensor& momentum_buffer(std::size_t i) const { return buffers_.at(i); }
   void set_momentum_buffer(std::size_t i, const Tensor& buffer);
 
+  std::string kind() const override { return "sgd"; }
+  std::vector<std::pair<std::string, double>> resume_options() const override;
+  std::vector<std::string> slot_names() const override { return {"momentum"}; }
+  std::vector<Tensor> slots(std::size_t i) const override { return {buffers_.at(i)}; }
+  void set_slots(std::size_t i, const std::vector<Tensor>& values) override;
+
  protected:
   void update(std::size_t index, Tensor& param, const Tensor& grad) override;
 

@@ -3,8 +3,6 @@
 #include <set>
 
 #include "base/error.h"
-#include "optim/adam.h"
-#include "optim/sgd.h"
 #include "weights/hdf5.h"
 #include "weights/model_weights.h"
 
@@ -13,25 +11,6 @@ namespace kiln {
 namespace {
 
 constexpr std::int64_t kFormat = 1;  // bump when the layout of kiln_training changes
-
-// The optimiser's kind and the state it keeps per parameter ("slots").
-struct OptimizerKind {
-  std::string name;
-  std::vector<std::string> slots;
-};
-
-OptimizerKind kind_of(const Optimizer& optimizer) {
-  if (dynamic_cast<const Adam*>(&optimizer) != nullptr) return {"adam", {"m", "v"}};
-  if (dynamic_cast<const Sgd*>(&optimizer) != nullptr) return {"sgd", {"momentum"}};
-  KILN_FAIL("checkpoint: only Adam and Sgd optimisers can be saved");
-}
-
-Tensor slot_value(const Optimizer& optimizer, const std::string& slot, std::size_t i) {
-  if (const auto* adam = dynamic_cast<const Adam*>(&optimizer)) {
-    return slot == "m" ? adam->first_moment(i) : adam->second_moment(i);
-  }
-  return dynamic_cast<const Sgd&>(optimizer).momentum_buffer(i);
-}
 
 // The model's name for each of the optimiser's parameters, in the optimiser's order.
 std::vector<std::string> parameter_names(const Module& model, const Optimizer& optimizer,
@@ -49,22 +28,6 @@ std::vector<std::string> parameter_names(const Module& model, const Optimizer& o
     out.push_back(name);
   }
   return out;
-}
-
-// Optimiser options that must agree for a resumed run to continue the saved one exactly.
-std::vector<std::pair<std::string, double>> options_of(const Optimizer& optimizer) {
-  if (const auto* adam = dynamic_cast<const Adam*>(&optimizer)) {
-    const AdamOptions& o = adam->options();
-    return {{"beta1", o.beta1},
-            {"beta2", o.beta2},
-            {"eps", o.eps},
-            {"pytorch_epsilon", o.epsilon_placement == EpsilonPlacement::PyTorch ? 1.0 : 0.0},
-            {"weight_decay", o.weight_decay}};
-  }
-  const SgdOptions& o = dynamic_cast<const Sgd&>(optimizer).options();
-  return {{"momentum", o.momentum},
-          {"nesterov", o.nesterov ? 1.0 : 0.0},
-          {"weight_decay", o.weight_decay}};
 }
 
 void write_tensor(H5Group& g, const std::string& rel, const Tensor& t) {
@@ -99,7 +62,7 @@ std::string join_names(const std::vector<std::string>& names) {
 
 void save_checkpoint(const std::string& path, const Module& model, const Optimizer& optimizer,
                      const TrainingState& state) {
-  const OptimizerKind kind = kind_of(optimizer);
+  const std::vector<std::string> slot_names = optimizer.slot_names();
   const std::vector<std::string> names = parameter_names(model, optimizer, path);
   std::vector<std::string> rng_names;
   std::vector<std::uint64_t> rng_values;
@@ -131,15 +94,16 @@ void save_checkpoint(const std::string& path, const Module& model, const Optimiz
     training.write_string_array_attribute("note_values", note_values);
 
     H5Group opt = training.create_group("optimizer");
-    opt.write_string_attribute("name", kind.name);
+    opt.write_string_attribute("name", optimizer.kind());
     opt.write_int64_attribute("step_count", optimizer.step_count());
     opt.write_double_attribute("learning_rate", optimizer.learning_rate());
-    for (const auto& [key, value] : options_of(optimizer)) opt.write_double_attribute(key, value);
+    for (const auto& [key, value] : optimizer.resume_options())
+      opt.write_double_attribute(key, value);
     opt.write_string_array_attribute("parameters", names);
     for (std::size_t i = 0; i < names.size(); ++i) {
-      for (const std::string& slot : kind.slots) {
-        const Tensor value = slot_value(optimizer, slot, i);
-        if (value.defined()) write_tensor(opt, slot + "/" + names[i], value);
+      const std::vector<Tensor> slots = optimizer.slots(i);
+      for (std::size_t s = 0; s < slots.size(); ++s) {
+        if (slots[s].defined()) write_tensor(opt, slot_names[s] + "/" + names[i], slots[s]);
       }
     }
   });
@@ -176,13 +140,13 @@ TrainingState load_checkpoint(const std::string& path, Module& model, Optimizer&
   // The optimiser: same kind, same options, same parameters.
   KILN_CHECK(training.has_group("optimizer"), path, ": kiln_training has no optimizer group");
   const H5Group opt = training.group("optimizer");
-  const OptimizerKind kind = kind_of(optimizer);
+  const std::string kind = optimizer.kind();
   const std::string saved_kind = opt.read_string_attribute("name");
-  KILN_CHECK(saved_kind == kind.name, path, ": the checkpoint's optimiser is ", saved_kind,
-             ", not ", kind.name);
-  for (const auto& [key, value] : options_of(optimizer)) {
+  KILN_CHECK(saved_kind == kind, path, ": the checkpoint's optimiser is ", saved_kind, ", not ",
+             kind);
+  for (const auto& [key, value] : optimizer.resume_options()) {
     const double saved = opt.read_double_attribute(key);
-    KILN_CHECK(saved == value, path, ": the checkpoint's ", kind.name, " has ", key, " = ", saved,
+    KILN_CHECK(saved == value, path, ": the checkpoint's ", kind, " has ", key, " = ", saved,
                " but this optimiser has ", value, " (build it with the saved options to resume)");
   }
   const std::vector<std::string> names = parameter_names(model, optimizer, path);
@@ -201,15 +165,18 @@ TrainingState load_checkpoint(const std::string& path, Module& model, Optimizer&
              join_names(saved_names), ")");
   KILN_CHECK(not_current.empty(), path, ": the checkpoint's optimiser also updated ",
              join_names(not_current), ", which this optimiser does not");
+  const std::vector<std::string> slot_names = optimizer.slot_names();
   std::vector<std::vector<Tensor>> slots(names.size());  // [parameter][slot]
   for (std::size_t i = 0; i < names.size(); ++i) {
-    for (const std::string& slot : kind.slots) {
+    std::size_t present = 0;
+    for (const std::string& slot : slot_names) {
       slots[i].push_back(read_tensor(opt, slot + "/" + names[i], optimizer.params()[i]));
+      present += slots[i].back().defined() ? 1 : 0;
     }
-    if (kind.name == "adam") {
-      KILN_CHECK(slots[i][0].defined() == slots[i][1].defined(), path, ": parameter '", names[i],
-                 "' has only one of its Adam moments m and v");
-    }
+    // A parameter's slots are created together, at its first update: some without the others is
+    // a damaged file.
+    KILN_CHECK(present == 0 || present == slot_names.size(), path, ": parameter '", names[i],
+               "' has only ", present, " of its ", kind, " slots (", join_names(slot_names), ")");
   }
   const std::int64_t step_count = opt.read_int64_attribute("step_count");
   const double learning_rate = opt.read_double_attribute("learning_rate");
@@ -222,13 +189,7 @@ TrainingState load_checkpoint(const std::string& path, Module& model, Optimizer&
   assign_keras_weights(read_keras_weights(root), model, strict, path);
   optimizer.set_step_count(step_count);
   optimizer.set_learning_rate(learning_rate);
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    if (auto* adam = dynamic_cast<Adam*>(&optimizer)) {
-      adam->set_moments(i, slots[i][0], slots[i][1]);
-    } else {
-      dynamic_cast<Sgd&>(optimizer).set_momentum_buffer(i, slots[i][0]);
-    }
-  }
+  for (std::size_t i = 0; i < names.size(); ++i) optimizer.set_slots(i, slots[i]);
   return state;
 }
 

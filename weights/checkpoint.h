@@ -1,15 +1,17 @@
 // Checkpoints: everything needed to resume training exactly, in ONE HDF5 file whose root is a
 // Keras weights file (model_weights.h's layout), so Keras and load_weights read a checkpoint as
-// plain weights. Beside the layers, a group `kiln_training` holds the rest:
+// plain weights: every layer's state, its buffers (BatchNorm2d's moving statistics) as well as its
+// parameters. Beside the layers, a group `kiln_training` holds the rest:
 //
 //   /kiln_training                 attrs: format 1, epoch, best_metric,
 //                                         epochs_without_improvement, rng_names, rng_states
 //                                         (seed, offset pairs, flattened), note_keys, note_values
 //   /kiln_training/optimizer       attrs: name ("adam" | "sgd"), step_count, learning_rate, the
 //                                         optimiser's options, parameters (names, in order)
-//   /kiln_training/optimizer/m/<layer>/<param>    Adam moments (Kiln layout, parameter dtype);
-//   /kiln_training/optimizer/v/<layer>/<param>    absent for a parameter not updated yet
-//   /kiln_training/optimizer/momentum/<layer>/<param>   SGD's momentum buffers, likewise
+//   /kiln_training/optimizer/<slot>/<layer>/<param>   the optimiser's slots (Optimizer::slots():
+//                                         Adam's m and v, SGD's momentum) in Kiln's layout and
+//                                         the parameter's dtype; absent for a parameter not
+//                                         updated yet
 //
 // NOTE: layer weights are float32 on disk (Keras' layout); moments keep the parameter's dtype.
 // Saving is atomic (write_h5_atomically). Loading checks everything before it changes anything.
@@ -37,7 +39,7 @@ struct TrainingState {
   std::vector<std::pair<std::string, std::string>> notes;
 };
 
-// `optimizer` must be an Adam or an Sgd over parameters of `model`.
+// `optimizer` updates parameters of `model`; any Optimizer saves itself through its slots.
 void save_checkpoint(const std::string& path, const Module& model, const Optimizer& optimizer,
                      const TrainingState& state);
 

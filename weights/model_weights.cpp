@@ -6,12 +6,6 @@
 #include <set>
 
 #include "base/error.h"
-#include "layers/conv2d.h"
-#include "layers/dense.h"
-#include "layers/dropout.h"
-#include "layers/flatten.h"
-#include "layers/max_pool2d.h"
-#include "layers/relu.h"
 #include "weights/keras3_weights.h"
 
 namespace kiln {
@@ -35,11 +29,11 @@ struct BoundLayer {
   std::vector<BoundParam> params;
 };
 
-// Own parameters of a module with children, which weight files cannot name as a layer.
-std::size_t own_parameter_count(const Module& m) {
+// Own state of a module with children, which weight files cannot name as a layer.
+std::size_t own_state_count(const Module& m) {
   std::size_t below = 0;
-  for (const auto& child : m.children()) below += child->named_parameters().size();
-  return m.named_parameters().size() - below;
+  for (const auto& child : m.children()) below += child->named_state().size();
+  return m.named_state().size() - below;
 }
 
 void collect_leaves(const Module& m, std::vector<const Module*>& out) {
@@ -47,8 +41,8 @@ void collect_leaves(const Module& m, std::vector<const Module*>& out) {
     out.push_back(&m);
     return;
   }
-  KILN_CHECK(own_parameter_count(m) == 0, "weights: module '", m.name(),
-             "' has parameters of its own besides its children; weight files hold only layers");
+  KILN_CHECK(own_state_count(m) == 0, "weights: module '", m.name(),
+             "' has state of its own besides its children; weight files hold only layers");
   for (const auto& child : m.children()) collect_leaves(*child, out);
 }
 
@@ -64,28 +58,25 @@ std::vector<BoundLayer> bind(const Module& model) {
     KILN_CHECK(names.insert(layer->name()).second, "weights: two layers are named '", layer->name(),
                "' (weight files find layers by name)");
     BoundLayer bound{layer, {}};
-    const auto* conv = dynamic_cast<const Conv2d*>(layer);
-    const auto* dense = dynamic_cast<const Dense*>(layer);
-    for (auto& [name, tensor] : layer->named_parameters()) {
+    for (StateTensor& entry : layer->named_state()) {  // parameters, then buffers
       Layout layout;
-      if (conv != nullptr && tensor.same(conv->kernel())) layout.kind = Layout::ConvKernel;
-      if (dense != nullptr && tensor.same(dense->kernel()) && pending) {
+      if (entry.layout == KerasLayout::ConvKernel) layout.kind = Layout::ConvKernel;
+      if (entry.layout == KerasLayout::DenseKernel && pending) {
         const MapShape& m = *pending;
-        KILN_CHECK(dense->in_features() == m.c * m.h * m.w, "weights: layer '", layer->name(),
-                   "' has ", dense->in_features(), " inputs but follows '", pending_name,
-                   "', which flattens a ", m.c, "x", m.h, "x", m.w, " map (", m.c * m.h * m.w,
-                   " values)");
+        const std::int64_t rows = entry.tensor.shape()[0];
+        KILN_CHECK(rows == m.features(), "weights: layer '", layer->name(), "' has ", rows,
+                   " inputs but follows '", pending_name, "', which flattens a ", m.c, "x", m.h,
+                   "x", m.w, " map (", m.features(), " values)");
         layout = {Layout::DenseRowsFromNhwc, m.c, m.h, m.w};
       }
-      bound.params.push_back({name, tensor, layout});
+      bound.params.push_back({std::move(entry.name), entry.tensor, layout});
     }
-    if (const auto* flatten = dynamic_cast<const Flatten*>(layer)) {
-      pending = flatten->input_map();
-      if (pending && pending->h * pending->w == 1) pending.reset();
+    if (const std::optional<MapShape> map = layer->flattens_map()) {
+      pending = map;
+      if (map->h * map->w == 1) pending.reset();
       pending_name = layer->name();
-    } else if (dynamic_cast<const Dropout*>(layer) == nullptr &&
-               dynamic_cast<const ReLU*>(layer) == nullptr) {
-      pending.reset();  // elementwise layers keep the order; anything else consumes it
+    } else if (!layer->keeps_feature_order()) {
+      pending.reset();  // a layer that makes new features consumes the Flatten's order
     }
     out.push_back(std::move(bound));
   }
@@ -223,14 +214,6 @@ std::vector<std::string> unused_layers(const KerasWeights& file,
   return out;
 }
 
-// The Keras 3 class key of a Kiln layer with parameters (keras3_weights.h): what Keras' class
-// of the same layer snake-cases to. "" for a class no Keras file can hold.
-std::string keras3_class_of(const Module& layer) {
-  if (dynamic_cast<const Conv2d*>(&layer) != nullptr) return "conv2d";
-  if (dynamic_cast<const Dense*>(&layer) != nullptr) return "dense";
-  return "";
-}
-
 // A Keras 3 .weights.h5 keys its layers by class and order, not by name. Gives the file's layers
 // the model's names so that the name-based load below applies to it:
 //   - by the names the file carries (Keras >= 3.6), when they are unique and every model layer
@@ -266,7 +249,7 @@ KerasWeights match_keras3_layers(const KerasWeights& file, const std::vector<Bou
   std::map<std::string, std::vector<std::string>> model_by_class;
   for (const BoundLayer& m : model) {
     if (m.params.empty()) continue;
-    const std::string cls = keras3_class_of(*m.module);
+    const std::string cls = m.module->keras_class();
     KILN_CHECK(!cls.empty(), source, ": layer '", m.module->name(),
                "' has no Keras 3 class key, so it cannot be found in a .weights.h5 file");
     model_by_class[cls].push_back(m.module->name());
@@ -331,13 +314,21 @@ KerasWeights model_to_keras_weights(const Module& model, const std::vector<std::
       found.insert(child->name());
       out.layers.push_back({child->name(), {}});
     }
-    for (const Module* leaf : leaves) {
-      const KerasLayer& layer = *by_name.at(leaf->name());
-      if (!nest) {
-        out.layers.push_back(layer);
-        continue;
+    if (!nest) {
+      for (const Module* leaf : leaves) out.layers.push_back(*by_name.at(leaf->name()));
+      continue;
+    }
+    // Keras lists a nested model's weights trainable first, then the rest (buffers such as
+    // BatchNorm's moving statistics, frozen parameters), each part in layer order.
+    for (const bool trainable_part : {true, false}) {
+      for (const Module* leaf : leaves) {
+        const KerasLayer& layer = *by_name.at(leaf->name());
+        const std::vector<StateTensor> state = leaf->named_state();  // the weights' order
+        for (std::size_t i = 0; i < state.size(); ++i) {
+          const bool trainable = !state[i].is_buffer && state[i].tensor.requires_grad();
+          if (trainable == trainable_part) out.layers.back().weights.push_back(layer.weights[i]);
+        }
       }
-      for (const KerasWeight& w : layer.weights) out.layers.back().weights.push_back(w);
     }
   }
   for (const std::string& n : nested) {
@@ -370,13 +361,7 @@ std::vector<Keras3Entry> model_to_keras3_layers(const Module& model,
     std::vector<const Module*> leaves;
     collect_leaves(*child, leaves);
     for (const Module* leaf : leaves) {
-      std::string cls;
-      if (dynamic_cast<const Conv2d*>(leaf) != nullptr) cls = "conv2d";
-      if (dynamic_cast<const MaxPool2d*>(leaf) != nullptr) cls = "max_pooling2d";
-      if (dynamic_cast<const Flatten*>(leaf) != nullptr) cls = "flatten";
-      if (dynamic_cast<const Dropout*>(leaf) != nullptr) cls = "dropout";
-      if (dynamic_cast<const Dense*>(leaf) != nullptr) cls = "dense";
-      if (dynamic_cast<const ReLU*>(leaf) != nullptr) cls = "re_lu";
+      const std::string cls = leaf->keras_class();
       KILN_CHECK(!cls.empty(), "weights: layer '", leaf->name(),
                  "' has no Keras 3 class to key it by in a .weights.h5 file");
       out.push_back({key(container, cls), leaf->name(), by_name.at(leaf->name())->weights});

@@ -10,7 +10,10 @@
 //     H*W > 1 has its rows permuted: Keras flattens NHWC (row (h*W + w)*C + c), Kiln flattens
 //     NCHW (row c*H*W + h*W + w). Dropout and ReLU layers between the two change nothing. A Flatten
 //     whose input_map() is unknown is taken as a 1x1 map (no permutation).
-//   - everything else (biases) as stored.
+//   - everything else (biases, BatchNorm2d's gamma, beta, moving_mean, moving_variance) as stored.
+// A layer's weights are its parameters, then its buffers (Module::named_state()); what the walk
+// needs to know of a layer (each tensor's KerasLayout, its Keras class, Flatten's map) the layer
+// says itself, so a new layer needs no change here.
 // A failed load leaves the model untouched: every weight is checked and converted before any
 // parameter is written.
 #pragma once
@@ -55,9 +58,9 @@ KerasWeights model_to_keras_weights(const Module& model);
 // ("block1_conv1/kernel:0", "block1_conv1/bias:0", ...: Keras' legacy loader assigns them by
 // order to the inner model's weights); every other child contributes its leaf layers as the flat
 // layout does. read_keras_weights + assign_keras_weights read it back.
-// NOTE: Keras orders a nested model's weights trainable first, then non-trainable; the layer
-// order written here is that order when the inner model is all frozen or all trainable, as the
-// recipe's base is, not when only some of its layers are frozen at load time.
+// As Keras does, the nested layer lists the trainable weights first, then the non-trainable ones
+// (buffers such as BatchNorm2d's moving statistics, and frozen parameters), each in layer order;
+// reading finds each weight's layer by name, whatever the order.
 KerasWeights model_to_keras_weights(const Module& model, const std::vector<std::string>& nested);
 
 // The model's layers keyed as Keras 3 saves them (keras3_weights.h), for write_keras3_weights:

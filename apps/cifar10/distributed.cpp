@@ -40,7 +40,7 @@ void broadcast_tensor(Tensor& t) {
 
 void broadcast_parameters(Module& model) {
   if (job_size() == 1) return;
-  for (Tensor& p : model.parameters()) broadcast_tensor(p);
+  for (Tensor& t : model.state()) broadcast_tensor(t);  // buffers too: every rank starts equal
 }
 
 void broadcast_optimizer_state(Adam& adam) {

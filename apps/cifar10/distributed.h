@@ -23,8 +23,8 @@ bool job_root();  // rank 0: prints, writes best/last/history
 // --batch-size is the GLOBAL batch: a UsageError naming it and N unless N divides it.
 void check_batch_divides(std::int64_t batch_size);
 
-// Every rank takes rank 0's parameters (all of them, frozen ones too), so all start alike
-// whatever each one read from disk.
+// Every rank takes rank 0's parameters (all of them, frozen ones too) and buffers (BatchNorm's
+// moving statistics), so all start alike whatever each one read from disk.
 void broadcast_parameters(Module& model);
 // Rank 0's step count and Adam moments (resume), likewise.
 void broadcast_optimizer_state(Adam& adam);

@@ -33,15 +33,15 @@ void EarlyStopping::restore(double best, std::int64_t best_epoch, std::int64_t w
 
 void WeightSnapshot::capture(const Module& model) {
   values_.clear();
-  for (const Tensor& p : model.parameters()) values_.push_back(p.detach().clone());
+  for (const Tensor& t : model.state()) values_.push_back(t.detach().clone());
 }
 
 void WeightSnapshot::restore(Module& model) const {
-  std::vector<Tensor> params = model.parameters();
-  KILN_CHECK(params.size() == values_.size(), "restore best weights: the model has ", params.size(),
-             " parameters, the snapshot ", values_.size());
+  std::vector<Tensor> state = model.state();
+  KILN_CHECK(state.size() == values_.size(), "restore best weights: the model has ", state.size(),
+             " parameters and buffers, the snapshot ", values_.size());
   NoGradGuard no_grad;
-  for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_from(values_[i]);
+  for (std::size_t i = 0; i < state.size(); ++i) state[i].copy_from(values_[i]);
 }
 
 }  // namespace kiln::app

@@ -55,7 +55,7 @@ class WeightSnapshot {
   void restore(Module& model) const;  // the model must be the one captured (same parameters)
 
  private:
-  std::vector<Tensor> values_;  // clones, in named_parameters() order
+  std::vector<Tensor> values_;  // clones, in Module::state() order (parameters and buffers)
 };
 
 }  // namespace kiln::app

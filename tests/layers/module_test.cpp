@@ -9,6 +9,7 @@
 #include "layers/dropout.h"
 #include "layers/flatten.h"
 #include "layers/sequential.h"
+#include "tests/support/error_of.h"
 
 namespace kiln {
 namespace {
@@ -100,6 +101,36 @@ TEST(Module, ToDtypeConvertsInPlaceKeepingHandlesAndFlags) {
   model->to(DType::Float32);
   EXPECT_EQ(held.dtype(), DType::Float32);
   EXPECT_EQ(held.to_double_vector(), before);
+}
+
+// A layer with a buffer (state it updates itself): the buffer follows every conversion, is never
+// trained nor unfrozen, counts as Keras counts weights, and shares the parameters' namespace.
+class Counter : public Module {
+ public:
+  Counter() : Module("counter") {
+    scale_ = register_parameter("scale", Tensor::ones(Shape{2}));
+    seen_ = register_buffer("seen", Tensor::zeros(Shape{3}));
+  }
+  Tensor forward(const Tensor& x) override { return x; }
+  void register_twice() { register_buffer("scale", Tensor::zeros(Shape{1})); }
+  Tensor scale_, seen_;
+};
+
+TEST(Module, BuffersFollowConversionsButAreNeverTrained) {
+  Counter m;
+  EXPECT_EQ(m.named_parameters().size(), 1u);
+  ASSERT_EQ(m.named_buffers().size(), 1u);
+  EXPECT_EQ(m.named_buffers()[0].first, "counter/seen");
+  EXPECT_EQ(m.parameter_count(), 5);
+  EXPECT_EQ(m.state().size(), 2u);
+  EXPECT_FALSE(m.seen_.requires_grad());
+  m.set_trainable(true);
+  EXPECT_FALSE(m.seen_.requires_grad());
+  EXPECT_EQ(m.trainable_parameters().size(), 1u);
+  m.to(DType::Float64);
+  EXPECT_EQ(m.seen_.dtype(), DType::Float64);
+  EXPECT_TRUE(m.seen_.same(m.named_buffers()[0].second));
+  EXPECT_EQ(test::error_of([&] { m.register_twice(); }), "counter: 'scale' registered twice");
 }
 
 }  // namespace
