@@ -5,8 +5,8 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/functions.h"
+#include "core/relu_kernels.h"
 #include "kernels/conv2d.h"
-#include "kernels/elementwise.h"
 
 namespace kiln {
 
@@ -39,38 +39,6 @@ kernels::Conv2dGeometry conv_geometry(const Tensor& x, const Tensor& w, const Te
   return g;
 }
 
-// y = max(y, 0) in place, NaN kept (kernels/elementwise.h allows y to alias x).
-void relu_in_place(Tensor& y) {
-  dispatch(
-      "conv2d relu", y,
-      [&] { kc::relu_forward_fast(y.numel(), y.device_data<float>(), y.device_data<float>()); },
-      [&](auto t) {
-        using T = decltype(t);
-        kc::relu_forward_reference<T>(y.numel(), y.device_data<T>(), y.device_data<T>());
-      },
-      [&] { kcu::relu_forward(y.numel(), y.device_data<float>(), y.device_data<float>()); });
-}
-
-// The gradient before the ReLU: gy where y > 0, else 0 (relu's own backward).
-Tensor relu_gradient(const Tensor& y, const Tensor& gy) {
-  Tensor g = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
-  dispatch(
-      "conv2d relu backward", gy,
-      [&] {
-        kc::relu_backward_fast(gy.numel(), y.device_data<float>(), gy.device_data<float>(),
-                               g.device_data<float>());
-      },
-      [&](auto t) {
-        using T = decltype(t);
-        kc::relu_backward_reference<T>(gy.numel(), y.device_data<T>(), gy.device_data<T>(),
-                                       g.device_data<T>());
-      },
-      [&] {
-        kcu::relu_backward(gy.numel(), y.device_data<float>(), gy.device_data<float>(),
-                           g.device_data<float>());
-      });
-  return g;
-}
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& opt) {
@@ -101,14 +69,15 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
         kcu::conv2d_forward(g, x.device_data<float>(), w.device_data<float>(),
                             b.defined() ? b.device_data<float>() : nullptr, y.device_data<float>());
       });
-  if (opt.relu) relu_in_place(y);
+  if (opt.relu) detail::relu_forward("conv2d relu", y, y);
   if (!record_backward) return y;
 
   Tensor sx = need_w || need_b ? x.detach() : Tensor();
   Tensor sw = need_x ? w.detach() : Tensor();
   Tensor sy = opt.relu ? y.detach() : Tensor();  // the ReLU's mask is y > 0
   record(y, opt.relu ? "conv2d_relu" : "conv2d", {x, w, b}, [=](const Tensor& gy_after) {
-    const Tensor gy = sy.defined() ? relu_gradient(sy, gy_after) : gy_after;
+    const Tensor gy =
+        sy.defined() ? detail::relu_backward("conv2d relu backward", sy, gy_after) : gy_after;
     Tensor gx, gw, gb;
     if (need_x) gx = Tensor::empty(Shape{g.n, g.c, g.h, g.w}, gy.dtype(), gy.device());
     if (need_w || need_b) {

@@ -4,6 +4,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/functions.h"
+#include "core/relu_kernels.h"
 
 namespace kiln {
 
@@ -90,37 +91,49 @@ Tensor scale(const Tensor& a, double s) {
   return y;
 }
 
-Tensor relu(const Tensor& x) {
-  check_floating("relu", x);
-  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+namespace detail {
+
+void relu_forward(const char* op, const Tensor& x, Tensor& y) {
   dispatch(
-      "relu", x,
+      op, x,
       [&] { kc::relu_forward_fast(x.numel(), x.device_data<float>(), y.device_data<float>()); },
       [&](auto t) {
         using T = decltype(t);
         kc::relu_forward_reference<T>(x.numel(), x.device_data<T>(), y.device_data<T>());
       },
       [&] { kcu::relu_forward(x.numel(), x.device_data<float>(), y.device_data<float>()); });
+}
+
+Tensor relu_backward(const char* op, const Tensor& y, const Tensor& gy) {
+  Tensor gx = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
+  dispatch(
+      op, gy,
+      [&] {
+        kc::relu_backward_fast(gy.numel(), y.device_data<float>(), gy.device_data<float>(),
+                               gx.device_data<float>());
+      },
+      [&](auto t) {
+        using T = decltype(t);
+        kc::relu_backward_reference<T>(gy.numel(), y.device_data<T>(), gy.device_data<T>(),
+                                       gx.device_data<T>());
+      },
+      [&] {
+        kcu::relu_backward(gy.numel(), y.device_data<float>(), gy.device_data<float>(),
+                           gx.device_data<float>());
+      });
+  return gx;
+}
+
+}  // namespace detail
+
+Tensor relu(const Tensor& x) {
+  check_floating("relu", x);
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  detail::relu_forward("relu", x, y);
   if (should_record({&x})) {
     Tensor saved_y = y.detach();  // the mask is y > 0: no need to keep x
     record(y, "relu", {x}, [saved_y](const Tensor& gy) {
-      Tensor gx = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
-      dispatch(
-          "relu backward", gy,
-          [&] {
-            kc::relu_backward_fast(gy.numel(), saved_y.device_data<float>(),
-                                   gy.device_data<float>(), gx.device_data<float>());
-          },
-          [&](auto t) {
-            using T = decltype(t);
-            kc::relu_backward_reference<T>(gy.numel(), saved_y.device_data<T>(),
-                                           gy.device_data<T>(), gx.device_data<T>());
-          },
-          [&] {
-            kcu::relu_backward(gy.numel(), saved_y.device_data<float>(), gy.device_data<float>(),
-                               gx.device_data<float>());
-          });
-      return std::vector<Tensor>{gx};
+      return std::vector<Tensor>{detail::relu_backward("relu backward", saved_y, gy)};
     });
   }
   return y;

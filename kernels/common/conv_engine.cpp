@@ -6,25 +6,17 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/env_setting.h"
 #include "base/error.h"
 #include "kernels/conv2d.h"
 
 namespace kiln::kernels::cuda {
 namespace {
 
-// KILN_CONV_ENGINE, read once; a bad value fails on first use, naming the variable.
-ConvEngine initial_engine() {
-  const char* env = std::getenv("KILN_CONV_ENGINE");
-  if (env == nullptr || *env == '\0') return ConvEngine::Auto;
-  try {
-    return parse_conv_engine(env);
-  } catch (const Error& e) {
-    KILN_FAIL("KILN_CONV_ENGINE: ", e.what());
-  }
-}
-
 std::atomic<ConvEngine>& engine_setting() {
-  static std::atomic<ConvEngine> engine{initial_engine()};
+  // KILN_CONV_ENGINE, read once (base/env_setting.h).
+  static std::atomic<ConvEngine> engine{
+      from_environment("KILN_CONV_ENGINE", ConvEngine::Auto, parse_conv_engine)};
   return engine;
 }
 

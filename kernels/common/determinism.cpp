@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/env_setting.h"
 #include "base/error.h"
 #include "kernels/cuda_runtime.h"
 
@@ -25,13 +26,7 @@ bool parse_deterministic(const char* text) {
 }
 
 bool deterministic_from_environment() {
-  const char* env = std::getenv("KILN_DETERMINISTIC");
-  if (env == nullptr || *env == '\0') return false;
-  try {
-    return parse_deterministic(env);
-  } catch (const Error& e) {
-    KILN_FAIL("KILN_DETERMINISTIC: ", e.what());
-  }
+  return from_environment("KILN_DETERMINISTIC", false, parse_deterministic);
 }
 
 void set_deterministic(bool on) { deterministic_setting().store(on); }

@@ -3,25 +3,17 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/env_setting.h"
 #include "base/error.h"
 #include "kernels/conv2d.h"
 
 namespace kiln::kernels::cpu {
 namespace {
 
-// KILN_CPU_CONV_ALGORITHM, read once; a bad value fails on first use, naming the variable.
-CpuConvAlgorithm initial_algorithm() {
-  const char* env = std::getenv("KILN_CPU_CONV_ALGORITHM");
-  if (env == nullptr || *env == '\0') return CpuConvAlgorithm::Auto;
-  try {
-    return parse_cpu_conv_algorithm(env);
-  } catch (const Error& e) {
-    KILN_FAIL("KILN_CPU_CONV_ALGORITHM: ", e.what());
-  }
-}
-
 std::atomic<CpuConvAlgorithm>& algorithm_setting() {
-  static std::atomic<CpuConvAlgorithm> setting{initial_algorithm()};
+  // KILN_CPU_CONV_ALGORITHM, read once (base/env_setting.h).
+  static std::atomic<CpuConvAlgorithm> setting{from_environment(
+      "KILN_CPU_CONV_ALGORITHM", CpuConvAlgorithm::Auto, parse_cpu_conv_algorithm)};
   return setting;
 }
 
