@@ -105,6 +105,22 @@ LAUNCHES = {
                                "kernels/cuda/implicit_gemm_kernels.cuh"),
     "splitk_reduce_kernel": Launch("implicit_gemm_kernels.cuh queue_implicit_gemm()",
                                    ("kThreads",)),
+    # kernels/cuda/batch_norm_kernels.cuh: the per-channel sums take one block per channel, the
+    # template argument its size (1024 for channels of N*HW >= 2^15); the elementwise kernels
+    # grid_stride_shape, <<<blocks_for(...), kThreads>>>
+    "batch_norm_stats_kernel<1024>": Launch("batch_norm.cu batch_norm_stats(), N*HW >= 2^15",
+                                            ("1024",)),
+    "batch_norm_stats_kernel<256>": Launch("batch_norm.cu batch_norm_stats(), N*HW < 2^15",
+                                           ("kThreads",)),
+    "batch_norm_backward_sums_kernel<1024>": Launch(
+        "batch_norm.cu batch_norm_backward(), N*HW >= 2^15", ("1024",)),
+    "batch_norm_backward_sums_kernel<256>": Launch(
+        "batch_norm.cu batch_norm_backward(), N*HW < 2^15", ("kThreads",)),
+    "batch_norm_forward_kernel": Launch("batch_norm.cu batch_norm_forward()", ("kThreads",)),
+    "batch_norm_forward_vec4_kernel": Launch("batch_norm.cu batch_norm_forward()", ("kThreads",)),
+    "batch_norm_input_grad_kernel": Launch("batch_norm.cu batch_norm_backward()", ("kThreads",)),
+    "batch_norm_input_grad_vec4_kernel": Launch("batch_norm.cu batch_norm_backward()",
+                                                ("kThreads",)),
     # bench/support/rival_kernels.cu (the benchmarks' own rivals)
     "nll_mean_kernel": Launch("rival_kernels.cu nll_mean(): `<<<1, 256>>>`", ("256",)),
     "nll_backward_kernel": Launch("rival_kernels.cu nll_backward()", ("kThreads",)),

@@ -43,6 +43,19 @@ Tensor flatten(const Tensor& x);
 // scaled by 1 / (1 - p); the mask's random numbers come from `gen`. Outside training: identity.
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen);
 
+// Batch normalisation per channel, Keras' BatchNormalization on NCHW's channel axis:
+// y = (x - mean) / sqrt(var + epsilon) * gamma + beta, with gamma, beta and the running
+// statistics (C). batch_stats: mean and var are the batch's (biased variance), and the running
+// ones move in place, running = momentum * running + (1 - momentum) * batch (not recorded);
+// otherwise mean and var are the running ones. Differentiable in x, gamma and beta.
+struct BatchNormOptions {
+  double momentum = 0.99;  // Keras' defaults
+  double epsilon = 1e-3;
+};
+Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                    const Tensor& running_mean, const Tensor& running_var, bool batch_stats,
+                    const BatchNormOptions& opt = {});
+
 // Mean over the batch of -sum(target * log_softmax(logits)), logits (N,K).
 // targets: class indices, int32 (N); or probabilities (N,K) in the logits' dtype (one-hot or soft).
 Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& targets);

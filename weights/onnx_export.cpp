@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "layers/batch_norm2d.h"
 #include "layers/conv2d.h"
 #include "layers/dense.h"
 #include "layers/dropout.h"
@@ -163,9 +164,12 @@ class Exporter {
       flatten(*f);
     } else if (const auto* d = dynamic_cast<const Dense*>(&m)) {
       dense(*d);
+    } else if (const auto* b = dynamic_cast<const BatchNorm2d*>(&m)) {
+      batch_norm(*b);
     } else {
-      KILN_FAIL("ONNX export: layer '", m.name(), "' is of a type the exporter does not support ",
-                "(Conv2d, MaxPool2d, ReLU, Dropout, Flatten, Dense and Sequential are)");
+      KILN_FAIL(
+          "ONNX export: layer '", m.name(), "' is of a type the exporter does not support ",
+          "(Conv2d, MaxPool2d, ReLU, Dropout, Flatten, Dense, BatchNorm2d and Sequential are)");
     }
   }
 
@@ -263,6 +267,24 @@ class Exporter {
     value_ = d.name();
     shape_.features = d.out_features();
     if (d.activation() == Activation::ReLU) relu(d.name() + "/relu", d.name() + "/relu");
+  }
+
+  // Inference mode (ONNX's default, training_mode 0): the moving statistics, as Kiln's evaluation.
+  void batch_norm(const BatchNorm2d& b) {
+    need_map(b);
+    KILN_CHECK(shape_.c == b.channels(), "ONNX export: layer '", b.name(), "' takes ", b.channels(),
+               " channels, gets ", shape_text(shape_));
+    std::vector<std::string> inputs = {value_};
+    for (const auto& [what, t] : {std::pair<const char*, const Tensor&>{"gamma", b.gamma()},
+                                  {"beta", b.beta()},
+                                  {"moving_mean", b.moving_mean()},
+                                  {"moving_variance", b.moving_variance()}}) {
+      inputs.push_back(b.name() + "/" + what);
+      g_.initializer(inputs.back(), t, {b.channels()});
+    }
+    onnx::NodeProto& n = g_.node("BatchNormalization", b.name(), inputs, b.name());
+    float_attribute(n, "epsilon", static_cast<float>(b.options().epsilon));
+    value_ = b.name();
   }
 
   GraphBuilder g_;

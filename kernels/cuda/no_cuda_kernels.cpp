@@ -4,6 +4,7 @@
 
 #include "base/error.h"
 #include "kernels/augment.h"
+#include "kernels/batch_norm.h"
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
 #include "kernels/loss.h"
@@ -66,6 +67,20 @@ void adam_update_multi(const AdamTensor*, std::int64_t, const AdamScalars&) {
 void augment_preprocess(std::int64_t, int, int, const std::uint8_t*, const AffineTransform*,
                         float*) {
   fail("cuda::augment_preprocess");
+}
+
+void batch_norm_stats(std::int64_t, std::int64_t, std::int64_t, const float*, float*, float*,
+                      double, float*, float*) {
+  fail("cuda::batch_norm_stats");
+}
+void batch_norm_forward(std::int64_t, std::int64_t, std::int64_t, double, const float*,
+                        const float*, const float*, const float*, const float*, float*) {
+  fail("cuda::batch_norm_forward");
+}
+void batch_norm_backward(std::int64_t, std::int64_t, std::int64_t, double, bool, const float*,
+                         const float*, const float*, const float*, const float*, float*, float*,
+                         float*) {
+  fail("cuda::batch_norm_backward");
 }
 
 }  // namespace kiln::kernels::cuda

@@ -18,6 +18,7 @@
 #include "core/functions.h"
 #include "core/random.h"
 #include "data/preprocess.h"
+#include "layers/batch_norm2d.h"
 #include "layers/conv2d.h"
 #include "layers/dense.h"
 #include "layers/dropout.h"
@@ -232,6 +233,35 @@ TEST(OnnxExport, TheGraphComputesWhatKilnComputes) {
     std::printf("seed %d: logits max error %.2g of scale, probabilities max |diff| %.2g\n",
                 static_cast<int>(seed), err, prob_err);
   }
+}
+
+// A BatchNorm2d exports as ONNX's BatchNormalization in inference mode, with Keras' weights as its
+// four inputs: the graph computes what Kiln's evaluation computes, moving statistics and all.
+TEST(OnnxExport, BatchNormExportsWithItsMovingStatistics) {
+  constexpr std::int64_t n = 2;
+  Generator gen(3);
+  auto model = std::make_shared<Sequential>("bn_classifier");
+  model->add(std::make_shared<Conv2d>("conv", 3, 4, Conv2dConfig::same_relu(3), gen));
+  model->add(std::make_shared<BatchNorm2d>("bn", 4));
+  model->add(std::make_shared<Flatten>("flatten", MapShape{4, kH, kW}));
+  model->add(std::make_shared<Dense>("dense", 4 * kH * kW, kClasses, Activation::None, gen));
+  std::uint64_t s = 900;
+  for (Tensor t : model->state()) {
+    const std::vector<float> v = random_floats(t.numel(), ++s, 0.2f, 1.2f);  // variances > 0
+    std::copy(v.begin(), v.end(), t.data<float>());
+  }
+  model->eval();
+  const onnx::ModelProto m = parse(onnx_model_bytes(*model, tiny_options(false)));
+  EXPECT_EQ(op_types(m), (std::vector<std::string>{"Conv", "Relu", "BatchNormalization", "Flatten",
+                                                   "Gemm", "Softmax"}));
+  ASSERT_NE(initializer(m, "bn/moving_variance"), nullptr);
+  const std::vector<float> x = random_floats(n * 3 * kH * kW, 77, -2, 2);
+  RefTensor in;
+  in.dims = {n, 3, kH, kW};
+  in.v.assign(x.begin(), x.end());
+  EXPECT_LE(max_relative_logit_error(kiln_logits(*model, x, n),
+                                     OnnxReference(m).run("input", in).at("dense")),
+            kLogitTolerance);
 }
 
 TEST(OnnxExport, RawInputGraphComputesKilnsPreprocessingAndForward) {

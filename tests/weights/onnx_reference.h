@@ -105,6 +105,10 @@ class OnnxReference {
     const onnx::AttributeProto* a = attr(n, name);
     return a == nullptr ? fallback : a->i();
   }
+  static double float_attr(const onnx::NodeProto& n, const std::string& name, double fallback) {
+    const onnx::AttributeProto* a = attr(n, name);
+    return a == nullptr ? fallback : a->f();
+  }
   static std::vector<std::int64_t> ints_attr(const onnx::NodeProto& n, const std::string& name,
                                              const std::vector<std::int64_t>& fallback) {
     const onnx::AttributeProto* a = attr(n, name);
@@ -142,6 +146,7 @@ class OnnxReference {
       return y;
     }
     if (op == "Gemm") return gemm(n, in);
+    if (op == "BatchNormalization") return batch_norm(n, in);
     if (op == "Softmax") return softmax(n, *in.at(0));
     if (op == "Cast") {
       only_attrs(n, {"to"});
@@ -191,6 +196,24 @@ class OnnxReference {
                 }
             y.v[((b * K + k) * P + p) * Q + q] = s;
           }
+    return y;
+  }
+
+  // Inference mode: y = (x - mean) / sqrt(var + epsilon) * scale + B, per channel (axis 1).
+  static RefTensor batch_norm(const onnx::NodeProto& n, const std::vector<const RefTensor*>& in) {
+    only_attrs(n, {"epsilon"});
+    const RefTensor& x = *in.at(0);
+    rank(n, x, 4);
+    const std::int64_t C = x.dims[1], HW = x.dims[2] * x.dims[3];
+    for (std::size_t i = 1; i < 5; ++i) {
+      if (in.at(i)->dims != std::vector<std::int64_t>{C}) fail(n, "a (C) input is not (C)");
+    }
+    const double eps = float_attr(n, "epsilon", 1e-5);
+    RefTensor y = x;
+    for (std::size_t i = 0; i < y.v.size(); ++i) {
+      const std::size_t c = (i / HW) % C;
+      y.v[i] = (x.v[i] - in[3]->v[c]) / std::sqrt(in[4]->v[c] + eps) * in[1]->v[c] + in[2]->v[c];
+    }
     return y;
   }
 
