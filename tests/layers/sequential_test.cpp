@@ -1,15 +1,17 @@
-// Sequential: chaining, lookup by name, Keras parameter names, and a small conv net's gradients in
-// float64 through every layer at once.
+// Sequential: chaining and a small conv net's gradients through every layer at once (with and
+// without a BatchNorm2d) on every device; lookup by name and Keras parameter names.
 #include "layers/sequential.h"
 
 #include <gtest/gtest.h>
 
+#include "layers/batch_norm2d.h"
 #include "layers/conv2d.h"
 #include "layers/dense.h"
 #include "layers/flatten.h"
 #include "layers/max_pool2d.h"
 #include "layers/relu.h"
 #include "tests/layers/layer_gradcheck.h"
+#include "tests/layers/layer_on_devices.h"
 
 namespace kiln {
 namespace {
@@ -24,22 +26,54 @@ std::shared_ptr<Sequential> small_net(Generator& gen) {
   return net;
 }
 
-TEST(Sequential, GradcheckConvPoolFlattenDense) {
-  Generator gen(1);
-  auto net = small_net(gen);
-  EXPECT_EQ(test::checked_tensors(*net), 5u);  // input, conv kernel+bias, dense kernel+bias
-  EXPECT_GRADCHECK(test::gradcheck_layer(*net, Shape{2, 2, 6, 6}));
+// The same with a BatchNorm2d after the convolution, in training mode (batch statistics).
+std::shared_ptr<Sequential> small_bn_net(Generator& gen) {
+  auto net = std::make_shared<Sequential>("net");
+  net->add(std::make_shared<Conv2d>("conv", 2, 3, Conv2dConfig::same_relu(3), gen));
+  net->add(std::make_shared<BatchNorm2d>("bn", 3));
+  net->add(std::make_shared<MaxPool2d>("pool"));
+  net->add(std::make_shared<Flatten>("flatten"));
+  net->add(std::make_shared<Dense>("dense", 3 * 3 * 3, 3, Activation::None, gen));
+  return net;
 }
 
-TEST(Sequential, ChainsLayersInOrder) {
+// Containers on every device (tests/support/devices.h): every layer's gradients at once.
+template <typename D>
+class SequentialOn : public test::OnEveryDevice<D> {};
+TYPED_TEST_SUITE(SequentialOn, test::EveryDevice, test::DeviceNames);
+
+TYPED_TEST(SequentialOn, GradientsThroughConvPoolFlattenDense) {
+  Generator gen(1);
+  EXPECT_EQ(test::checked_tensors(*small_net(gen)), 5u);  // input, conv and dense kernel + bias
+  test::expect_layer_gradients_on<TypeParam>(
+      [] {
+        Generator g(1);
+        return small_net(g);
+      },
+      Shape{2, 2, 6, 6});
+}
+
+TYPED_TEST(SequentialOn, GradientsThroughABatchNormInTraining) {
+  test::expect_layer_gradients_on<TypeParam>(
+      [] {
+        Generator g(2);
+        return small_bn_net(g);
+      },
+      Shape{4, 2, 6, 6});
+}
+
+TYPED_TEST(SequentialOn, ChainsLayersInOrder) {
   Generator gen(2);
   auto net = small_net(gen);
-  Tensor x = Tensor::uniform(Shape{4, 2, 6, 6}, -1, 1, gen);
+  net->to(TypeParam::kDType);
+  net->to(TypeParam::kDevice);
+  Tensor x = TestFixture::here(Tensor::uniform(Shape{4, 2, 6, 6}, -1, 1, gen));
   Tensor by_hand = x;
   for (const auto& layer : net->layers()) by_hand = (*layer)(by_hand);
   const Tensor y = (*net)(x);
   EXPECT_EQ(y.shape(), Shape({4, 3}));
-  EXPECT_EQ(y.to_double_vector(), by_hand.to_double_vector());
+  EXPECT_EQ(y.device(), TypeParam::kDevice);
+  EXPECT_EQ(TestFixture::values(y), TestFixture::values(by_hand));
 }
 
 TEST(Sequential, EmptyIsIdentity) {

@@ -10,6 +10,7 @@
 #include "layers/conv2d.h"
 #include "layers/dense.h"
 #include "layers/dropout.h"
+#include "tests/layers/layer_on_devices.h"
 
 namespace kiln {
 namespace {
@@ -115,22 +116,62 @@ TEST_F(Vgg16Classifier, ShapesAndNames) {
   EXPECT_EQ(model_->parameter_count(), 14714688 + 512 * 256 + 256 + 256 * 10 + 10);
 }
 
-TEST_F(Vgg16Classifier, FrozenBaseGetsNoGradientsWhileTheHeadDoes) {
-  model_->layer("vgg16")->set_trainable(false);
-  EXPECT_EQ(model_->trainable_parameters().size(), 4u);
-  const Tensor labels = Tensor::from_vector<std::int32_t>(Shape{2}, {3, 7});
-  softmax_cross_entropy((*model_)(x_), labels).backward();
-  for (const auto& [name, p] : model_->layer("vgg16")->named_parameters()) {
-    EXPECT_FALSE(p.grad().defined()) << name;
+// The whole classifier on every device (tests/support/devices.h), its base frozen as the recipe
+// trains it: no gradient reaches the base, and the head's gradients and the logits agree with the
+// same model on the float64 CPU reference (dropout off, so both compute the same function).
+template <typename D>
+class Vgg16ClassifierOn : public test::OnEveryDevice<D> {
+ protected:
+  struct Pass {
+    std::vector<double> logits;
+    std::vector<std::vector<double>> head_grads;
+  };
+  // Builds the classifier from seed 4, freezes the base, moves it to (device, dtype), runs one
+  // forward and backward on x (seed 5) and checks where gradients went.
+  static Pass frozen_base_pass(Device device, DType dtype) {
+    Generator gen(4);
+    auto model = vgg16_classifier(32, HeadOptions{}, gen);
+    model->layer("vgg16")->set_trainable(false);
+    model->layer<Dropout>("dropout")->train(false);
+    model->to(dtype);
+    model->to(device);
+    EXPECT_EQ(model->trainable_parameters().size(), 4u);
+    Generator data(5);
+    const Tensor x =
+        Tensor::uniform(Shape{2, 3, 32, 32}, -1, 1, data, DType::Float64).to(dtype).to(device);
+    const Tensor labels = Tensor::from_vector<std::int32_t>(Shape{2}, {3, 7}).to(device);
+    const Tensor logits = (*model)(x);
+    softmax_cross_entropy(logits, labels).backward();
+    for (const auto& [name, p] : model->layer("vgg16")->named_parameters()) {
+      EXPECT_FALSE(p.grad().defined()) << name;
+    }
+    Pass out{logits.to(Device::CPU).to_double_vector(), {}};
+    for (const auto& [name, p] : model->layer("head")->named_parameters()) {
+      EXPECT_TRUE(p.grad().defined()) << name;
+      if (!p.grad().defined()) continue;
+      out.head_grads.push_back(p.grad().to(Device::CPU).to_double_vector());
+      double norm = 0;
+      for (double g : out.head_grads.back()) norm += g * g;
+      EXPECT_GT(norm, 0) << name;
+    }
+    // No backward work in the base: its output carries no graph.
+    EXPECT_EQ((*model->layer("vgg16"))(x).grad_fn(), nullptr);
+    return out;
   }
-  for (const auto& [name, p] : model_->layer("head")->named_parameters()) {
-    ASSERT_TRUE(p.grad().defined()) << name;
-    double norm = 0;
-    for (double g : p.grad().to_double_vector()) norm += g * g;
-    EXPECT_GT(norm, 0) << name;
+};
+TYPED_TEST_SUITE(Vgg16ClassifierOn, test::EveryDevice, test::DeviceNames);
+
+TYPED_TEST(Vgg16ClassifierOn, FrozenBaseGetsNoGradientsWhileTheHeadDoes) {
+  const auto got = TestFixture::frozen_base_pass(TypeParam::kDevice, TypeParam::kDType);
+  if constexpr (!std::is_same_v<TypeParam, test::CpuReference>) {
+    const auto want = TestFixture::frozen_base_pass(Device::CPU, DType::Float64);
+    EXPECT_TRUE(test::close_relative(got.logits, want.logits, 1e-4, "logits"));
+    ASSERT_EQ(got.head_grads.size(), want.head_grads.size());
+    for (std::size_t i = 0; i < got.head_grads.size(); ++i) {
+      EXPECT_TRUE(test::close_relative(got.head_grads[i], want.head_grads[i], 1e-4,
+                                       "head gradient " + std::to_string(i)));
+    }
   }
-  // No backward work in the base: its output carries no graph.
-  EXPECT_EQ((*model_->layer("vgg16"))(x_).grad_fn(), nullptr);
 }
 
 TEST_F(Vgg16Classifier, DropoutIsIdentityInEvaluation) {
