@@ -49,14 +49,14 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
         "batch_norm2d", x,
         [&] {
           kc::batch_norm_stats_fast(n, c, hw, x.device_data<float>(), mean.device_data<float>(),
-                                    var.device_data<float>(), opt.momentum,
-                                    rm.device_data<float>(), rv.device_data<float>());
+                                    var.device_data<float>(), opt.momentum, rm.device_data<float>(),
+                                    rv.device_data<float>());
         },
         [&](auto t) {
           using T = decltype(t);
           kc::batch_norm_stats_reference<T>(n, c, hw, x.device_data<T>(), mean.device_data<T>(),
-                                            var.device_data<T>(), opt.momentum,
-                                            rm.device_data<T>(), rv.device_data<T>());
+                                            var.device_data<T>(), opt.momentum, rm.device_data<T>(),
+                                            rv.device_data<T>());
         },
         [&] {
           kcu::batch_norm_stats(n, c, hw, x.device_data<float>(), mean.device_data<float>(),
@@ -68,16 +68,16 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   dispatch(
       "batch_norm2d", x,
       [&] {
-        kc::batch_norm_forward_fast(n, c, hw, eps, x.device_data<float>(), mean.device_data<float>(),
-                                    var.device_data<float>(), gamma.device_data<float>(),
-                                    beta.device_data<float>(), y.device_data<float>());
+        kc::batch_norm_forward_fast(n, c, hw, eps, x.device_data<float>(),
+                                    mean.device_data<float>(), var.device_data<float>(),
+                                    gamma.device_data<float>(), beta.device_data<float>(),
+                                    y.device_data<float>());
       },
       [&](auto t) {
         using T = decltype(t);
-        kc::batch_norm_forward_reference<T>(n, c, hw, eps, x.device_data<T>(),
-                                            mean.device_data<T>(), var.device_data<T>(),
-                                            gamma.device_data<T>(), beta.device_data<T>(),
-                                            y.device_data<T>());
+        kc::batch_norm_forward_reference<T>(
+            n, c, hw, eps, x.device_data<T>(), mean.device_data<T>(), var.device_data<T>(),
+            gamma.device_data<T>(), beta.device_data<T>(), y.device_data<T>());
       },
       [&] {
         kcu::batch_norm_forward(n, c, hw, eps, x.device_data<float>(), mean.device_data<float>(),
@@ -99,26 +99,26 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
     dispatch(
         "batch_norm2d backward", gy,
         [&] {
-          kc::batch_norm_backward_fast(
-              n, c, hw, eps, batch_stats, sx.device_data<float>(), gy.device_data<float>(),
-              saved_mean.device_data<float>(), saved_var.device_data<float>(),
-              sgamma.device_data<float>(), need_x ? gx.device_data<float>() : nullptr,
-              ggamma.device_data<float>(), gbeta.device_data<float>());
+          kc::batch_norm_backward_fast(n, c, hw, eps, batch_stats, sx.device_data<float>(),
+                                       gy.device_data<float>(), saved_mean.device_data<float>(),
+                                       saved_var.device_data<float>(), sgamma.device_data<float>(),
+                                       need_x ? gx.device_data<float>() : nullptr,
+                                       ggamma.device_data<float>(), gbeta.device_data<float>());
         },
         [&](auto t) {
           using T = decltype(t);
-          kc::batch_norm_backward_reference<T>(
-              n, c, hw, eps, batch_stats, sx.device_data<T>(), gy.device_data<T>(),
-              saved_mean.device_data<T>(), saved_var.device_data<T>(), sgamma.device_data<T>(),
-              need_x ? gx.device_data<T>() : nullptr, ggamma.device_data<T>(),
-              gbeta.device_data<T>());
+          kc::batch_norm_backward_reference<T>(n, c, hw, eps, batch_stats, sx.device_data<T>(),
+                                               gy.device_data<T>(), saved_mean.device_data<T>(),
+                                               saved_var.device_data<T>(), sgamma.device_data<T>(),
+                                               need_x ? gx.device_data<T>() : nullptr,
+                                               ggamma.device_data<T>(), gbeta.device_data<T>());
         },
         [&] {
-          kcu::batch_norm_backward(
-              n, c, hw, eps, batch_stats, sx.device_data<float>(), gy.device_data<float>(),
-              saved_mean.device_data<float>(), saved_var.device_data<float>(),
-              sgamma.device_data<float>(), need_x ? gx.device_data<float>() : nullptr,
-              ggamma.device_data<float>(), gbeta.device_data<float>());
+          kcu::batch_norm_backward(n, c, hw, eps, batch_stats, sx.device_data<float>(),
+                                   gy.device_data<float>(), saved_mean.device_data<float>(),
+                                   saved_var.device_data<float>(), sgamma.device_data<float>(),
+                                   need_x ? gx.device_data<float>() : nullptr,
+                                   ggamma.device_data<float>(), gbeta.device_data<float>());
         });
     return std::vector<Tensor>{gx, ggamma, gbeta};
   });

@@ -64,9 +64,9 @@ void batch_norm_backward_fast(std::int64_t n, std::int64_t c, std::int64_t hw, d
 namespace cuda {
 void batch_norm_stats(std::int64_t n, std::int64_t c, std::int64_t hw, const float* x, float* mean,
                       float* var, double momentum, float* running_mean, float* running_var);
-void batch_norm_forward(std::int64_t n, std::int64_t c, std::int64_t hw, double eps,
-                        const float* x, const float* mean, const float* var, const float* gamma,
-                        const float* beta, float* y);
+void batch_norm_forward(std::int64_t n, std::int64_t c, std::int64_t hw, double eps, const float* x,
+                        const float* mean, const float* var, const float* gamma, const float* beta,
+                        float* y);
 void batch_norm_backward(std::int64_t n, std::int64_t c, std::int64_t hw, double eps,
                          bool batch_stats, const float* x, const float* gy, const float* mean,
                          const float* var, const float* gamma, float* gx, float* ggamma,

@@ -6,9 +6,9 @@ BatchNorm2d::BatchNorm2d(std::string name, std::int64_t channels, const BatchNor
     : Module(std::move(name)), channels_(channels), options_(options) {
   KILN_CHECK(channels > 0, "BatchNorm2d '", this->name(), "': channels must be positive, got ",
              channels);
-  KILN_CHECK(options.epsilon > 0 && options.momentum >= 0 && options.momentum <= 1,
-             "BatchNorm2d '", this->name(), "': epsilon ", options.epsilon, " must be positive ",
-             "and momentum ", options.momentum, " in [0, 1]");
+  KILN_CHECK(options.epsilon > 0 && options.momentum >= 0 && options.momentum <= 1, "BatchNorm2d '",
+             this->name(), "': epsilon ", options.epsilon, " must be positive ", "and momentum ",
+             options.momentum, " in [0, 1]");
   gamma_ = register_parameter("gamma", Tensor::ones(Shape{channels}));
   beta_ = register_parameter("beta", Tensor::zeros(Shape{channels}));
   moving_mean_ = register_buffer("moving_mean", Tensor::zeros(Shape{channels}));

@@ -1,10 +1,10 @@
 // Batch normalisation on the CPU; see kernels/batch_norm.h. One function per channel (or per
 // (n, c) plane) does the work; the reference calls it in a plain loop and the fast path in an
 // OpenMP loop, so the two give the same bits and the thread count cannot change a sum.
+#include "kernels/batch_norm.h"
+
 #include <cmath>
 #include <cstdint>
-
-#include "kernels/batch_norm.h"
 
 namespace kiln::kernels::cpu {
 
@@ -37,10 +37,10 @@ void stats_channel(std::int64_t n, std::int64_t c, std::int64_t hw, std::int64_t
   mean[ch] = static_cast<T>(mu);
   var[ch] = static_cast<T>(sigma2);
   if (running_mean != nullptr) {
-    running_mean[ch] = static_cast<T>(momentum * static_cast<double>(running_mean[ch]) +
-                                      (1.0 - momentum) * mu);
-    running_var[ch] = static_cast<T>(momentum * static_cast<double>(running_var[ch]) +
-                                     (1.0 - momentum) * sigma2);
+    running_mean[ch] =
+        static_cast<T>(momentum * static_cast<double>(running_mean[ch]) + (1.0 - momentum) * mu);
+    running_var[ch] =
+        static_cast<T>(momentum * static_cast<double>(running_var[ch]) + (1.0 - momentum) * sigma2);
   }
 }
 
@@ -91,8 +91,8 @@ void input_gradient_plane(std::int64_t n, std::int64_t c, std::int64_t hw, doubl
   for (std::int64_t j = 0; j < hw; ++j) {
     const double xhat = (static_cast<double>(xp[j]) - mu) * invstd;
     const double g = gp[j];
-    out[j] = static_cast<T>(batch_stats ? scale * (g - (sum_gy + xhat * sum_gy_xhat) / m)
-                                        : scale * g);
+    out[j] =
+        static_cast<T>(batch_stats ? scale * (g - (sum_gy + xhat * sum_gy_xhat) / m) : scale * g);
   }
 }
 
@@ -106,8 +106,8 @@ void stats(bool parallel, std::int64_t n, std::int64_t c, std::int64_t hw, const
 }
 
 template <typename T>
-void forward(bool parallel, std::int64_t n, std::int64_t c, std::int64_t hw, double eps,
-             const T* x, const T* mean, const T* var, const T* gamma, const T* beta, T* y) {
+void forward(bool parallel, std::int64_t n, std::int64_t c, std::int64_t hw, double eps, const T* x,
+             const T* mean, const T* var, const T* gamma, const T* beta, T* y) {
 #pragma omp parallel for if (parallel && n * c * hw >= kMinParallel)
   for (std::int64_t plane = 0; plane < n * c; ++plane)
     forward_plane(c, hw, eps, plane, x, mean, var, gamma, beta, y);
@@ -150,15 +150,15 @@ void batch_norm_backward_reference(std::int64_t n, std::int64_t c, std::int64_t 
   backward(false, n, c, hw, eps, batch_stats, x, gy, mean, var, gamma, gx, ggamma, gbeta);
 }
 
-#define KILN_INSTANTIATE_BATCH_NORM(T)                                                          \
-  template void batch_norm_stats_reference<T>(std::int64_t, std::int64_t, std::int64_t,         \
-                                              const T*, T*, T*, double, T*, T*);                \
-  template void batch_norm_forward_reference<T>(std::int64_t, std::int64_t, std::int64_t,       \
-                                                double, const T*, const T*, const T*, const T*, \
-                                                const T*, T*);                                  \
-  template void batch_norm_backward_reference<T>(std::int64_t, std::int64_t, std::int64_t,      \
-                                                 double, bool, const T*, const T*, const T*,    \
-                                                 const T*, const T*, T*, T*, T*);
+#define KILN_INSTANTIATE_BATCH_NORM(T)                                                             \
+  template void batch_norm_stats_reference<T>(std::int64_t, std::int64_t, std::int64_t, const T*,  \
+                                              T*, T*, double, T*, T*);                             \
+  template void batch_norm_forward_reference<T>(std::int64_t, std::int64_t, std::int64_t, double,  \
+                                                const T*, const T*, const T*, const T*, const T*,  \
+                                                T*);                                               \
+  template void batch_norm_backward_reference<T>(std::int64_t, std::int64_t, std::int64_t, double, \
+                                                 bool, const T*, const T*, const T*, const T*,     \
+                                                 const T*, T*, T*, T*);
 KILN_INSTANTIATE_BATCH_NORM(float)
 KILN_INSTANTIATE_BATCH_NORM(double)
 #undef KILN_INSTANTIATE_BATCH_NORM

@@ -42,25 +42,28 @@ Outputs run(bool fast, const Shape& s, bool batch_stats, std::uint64_t seed) {
   const auto gamma = test::random_floats(s.k, seed + 2);
   const auto beta = test::random_floats(s.k, seed + 3);
   const float fill = fast ? kSentinelB : kSentinelA;
-  Outputs o{std::vector<float>(s.k, fill), std::vector<float>(s.k, fill),
-            std::vector<float>(s.k, 0.25f), std::vector<float>(s.k, 2.0f),
+  Outputs o{std::vector<float>(s.k, fill),   std::vector<float>(s.k, fill),
+            std::vector<float>(s.k, 0.25f),  std::vector<float>(s.k, 2.0f),
             std::vector<float>(total, fill), std::vector<float>(total, fill),
-            std::vector<float>(s.k, fill), std::vector<float>(s.k, fill)};
+            std::vector<float>(s.k, fill),   std::vector<float>(s.k, fill)};
   const double eps = 1e-3, momentum = 0.9;
   if (batch_stats) {
-    (fast ? batch_norm_stats_fast : batch_norm_stats_reference<float>)(
-        s.n, s.k, s.hw, x.data(), o.mean.data(), o.var.data(), momentum, o.running_mean.data(),
-        o.running_var.data());
+    (fast ? batch_norm_stats_fast
+          : batch_norm_stats_reference<float>)(s.n, s.k, s.hw, x.data(), o.mean.data(),
+                                               o.var.data(), momentum, o.running_mean.data(),
+                                               o.running_var.data());
   } else {
     o.mean = o.running_mean;
     o.var = o.running_var;
   }
-  (fast ? batch_norm_forward_fast : batch_norm_forward_reference<float>)(
-      s.n, s.k, s.hw, eps, x.data(), o.mean.data(), o.var.data(), gamma.data(), beta.data(),
-      o.y.data());
-  (fast ? batch_norm_backward_fast : batch_norm_backward_reference<float>)(
-      s.n, s.k, s.hw, eps, batch_stats, x.data(), gy.data(), o.mean.data(), o.var.data(),
-      gamma.data(), o.gx.data(), o.ggamma.data(), o.gbeta.data());
+  (fast ? batch_norm_forward_fast
+        : batch_norm_forward_reference<float>)(s.n, s.k, s.hw, eps, x.data(), o.mean.data(),
+                                               o.var.data(), gamma.data(), beta.data(), o.y.data());
+  (fast ? batch_norm_backward_fast
+        : batch_norm_backward_reference<float>)(s.n, s.k, s.hw, eps, batch_stats, x.data(),
+                                                gy.data(), o.mean.data(), o.var.data(),
+                                                gamma.data(), o.gx.data(), o.ggamma.data(),
+                                                o.gbeta.data());
   return o;
 }
 
@@ -86,10 +89,10 @@ TEST(BatchNormKernels, FloatReferenceRoundsTheDoubleOne) {
   const auto xf = test::random_floats(total, 41);
   const auto gyf = test::random_floats(total, 42);
   const std::vector<double> x(xf.begin(), xf.end()), gy(gyf.begin(), gyf.end());
-  std::vector<float> meanf(s.k), varf(s.k), rmf(s.k, 0.f), rvf(s.k, 1.f), yf(total),
-      gxf(total), ggf(s.k), gbf(s.k);
-  std::vector<double> mean(s.k), var(s.k), rm(s.k, 0.0), rv(s.k, 1.0), y(total), gx(total),
-      gg(s.k), gb(s.k);
+  std::vector<float> meanf(s.k), varf(s.k), rmf(s.k, 0.f), rvf(s.k, 1.f), yf(total), gxf(total),
+      ggf(s.k), gbf(s.k);
+  std::vector<double> mean(s.k), var(s.k), rm(s.k, 0.0), rv(s.k, 1.0), y(total), gx(total), gg(s.k),
+      gb(s.k);
   const std::vector<float> gammaf(s.k, 1.5f), betaf(s.k, -0.5f);
   const std::vector<double> gamma(s.k, 1.5), beta(s.k, -0.5);
   batch_norm_stats_reference<float>(s.n, s.k, s.hw, xf.data(), meanf.data(), varf.data(), 0.99,
@@ -109,8 +112,8 @@ TEST(BatchNormKernels, FloatReferenceRoundsTheDoubleOne) {
                                        meanf.data(), varf.data(), gammaf.data(), gxf.data(),
                                        ggf.data(), gbf.data());
   batch_norm_backward_reference<double>(s.n, s.k, s.hw, 1e-3, true, x.data(), gy.data(),
-                                        mean.data(), var.data(), gamma.data(), gx.data(),
-                                        gg.data(), gb.data());
+                                        mean.data(), var.data(), gamma.data(), gx.data(), gg.data(),
+                                        gb.data());
   // The float path starts from float-rounded mean and var: a relative error of ~1e-7 each.
   for (std::int64_t i = 0; i < total; ++i) {
     ASSERT_NEAR(yf[i], y[i], 1e-5 * (1 + std::abs(y[i]))) << i;
@@ -127,8 +130,8 @@ TEST(BatchNormKernels, AbsentInputGradientIsNotWritten) {
   const auto x = test::random_floats(30, 9), gy = test::random_floats(30, 10);
   const std::vector<float> mean(3, 0.f), var(3, 1.f), gamma(3, 1.f);
   std::vector<float> gg(3, kSentinelA), gb(3, kSentinelA);
-  batch_norm_backward_fast(s.n, s.k, s.hw, 1e-3, true, x.data(), gy.data(), mean.data(),
-                           var.data(), gamma.data(), nullptr, gg.data(), gb.data());
+  batch_norm_backward_fast(s.n, s.k, s.hw, 1e-3, true, x.data(), gy.data(), mean.data(), var.data(),
+                           gamma.data(), nullptr, gg.data(), gb.data());
   for (int c = 0; c < 3; ++c) {
     double sum = 0;
     for (int i = 0; i < 2; ++i)

@@ -36,8 +36,8 @@ std::shared_ptr<BatchNorm2d> make_bn(bool training) {
 // x (N, C, H, W) with a different mean and spread per channel.
 Tensor input(std::uint64_t seed) {
   Generator gen(seed);
-  std::vector<double> v = Tensor::uniform(Shape{kN, kC, kH, kW}, -1, 1, gen, DType::Float64)
-                              .to_double_vector();
+  std::vector<double> v =
+      Tensor::uniform(Shape{kN, kC, kH, kW}, -1, 1, gen, DType::Float64).to_double_vector();
   for (std::size_t i = 0; i < v.size(); ++i) {
     const auto c = static_cast<double>((i / (kH * kW)) % kC);
     v[i] = v[i] * (1 + c) + 3 * c;
@@ -158,10 +158,14 @@ TEST(BatchNorm2d, StateIsKerasWeightsInKerasOrder) {
 
 TEST(BatchNorm2d, BadInputNamesTheLayerAndTheShapes) {
   BatchNorm2d bn("block1_bn", 4);
-  EXPECT_EQ(test::error_of([&] { bn(Tensor::zeros(Shape{2, 3, 4, 4})); }),
+  EXPECT_EQ(test::error_of([&] {
+              bn(Tensor::zeros(Shape{2, 3, 4, 4}));
+            }),
             "BatchNorm2d 'block1_bn': input [2,3,4,4] does not have 4 channels (expected (N, "
             "4, H, W))");
-  EXPECT_EQ(test::error_of([&] { bn(Tensor::zeros(Shape{0, 4, 4, 4})); }),
+  EXPECT_EQ(test::error_of([&] {
+              bn(Tensor::zeros(Shape{0, 4, 4, 4}));
+            }),
             "batch_norm2d: batch statistics of an empty batch [0,4,4,4] are undefined");
   EXPECT_EQ(test::error_of([] { BatchNorm2d("bn", 0); }),
             "BatchNorm2d 'bn': channels must be positive, got 0");

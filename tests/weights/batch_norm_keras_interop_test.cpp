@@ -2,8 +2,8 @@
 // and outputs real Keras 3 wrote for two BatchNormalization layers (keras_batch_norm.py) load into
 // two BatchNorm2d, which must then compute what Keras computed, in inference mode and in training
 // mode, and move the moving statistics to where Keras moved them. It then writes the trained
-// state as kiln.h5 and kiln.weights.h5, which the script's second half has Keras load. Skips without
-// KILN_KERAS_BN_DIR (the script sets it; CI has no Keras).
+// state as kiln.h5 and kiln.weights.h5, which the script's second half has Keras load. Skips
+// without KILN_KERAS_BN_DIR (the script sets it; CI has no Keras).
 //
 // Tolerance: both compute in float32 in different orders (Keras' moments, Kiln's double sums
 // rounded once); 1e-5 relative is a few float roundings of values near 1.
@@ -47,8 +47,9 @@ void expect_close(const std::vector<double>& got, const std::vector<float>& want
 
 TEST(KerasBatchNormInterop, KerasFilesLoadAndComputeWhatKerasComputed) {
   const char* dir = std::getenv("KILN_KERAS_BN_DIR");
-  if (dir == nullptr) GTEST_SKIP() << "no KILN_KERAS_BN_DIR: ctest -R keras_batch_norm_interop "
-                                      "runs this with files from real Keras (scripts/setup-keras)";
+  if (dir == nullptr)
+    GTEST_SKIP() << "no KILN_KERAS_BN_DIR: ctest -R keras_batch_norm_interop "
+                    "runs this with files from real Keras (scripts/setup-keras)";
   const std::string d = dir;
   const Shape shape{4, 3, 2, 2};
   const Tensor x = Tensor::from_vector(shape, read_f32(d + "/x.f32", 48));

@@ -75,8 +75,7 @@ TEST(BatchNormWeights, Tfkeras2LayoutHoldsKerasNamesAndRoundTripsTheMovingStatis
   auto b = model(2);
   ASSERT_NE(state_values(*a), state_values(*b));
   const LoadReport report = load_weights(path, *b);
-  EXPECT_EQ(report.loaded,
-            (std::vector<std::string>{"conv", "bn", "conv_1", "bn_1", "dense"}));
+  EXPECT_EQ(report.loaded, (std::vector<std::string>{"conv", "bn", "conv_1", "bn_1", "dense"}));
   EXPECT_EQ(state_values(*a), state_values(*b));
 }
 
@@ -88,10 +87,10 @@ TEST(BatchNormWeights, NestedLayoutListsTrainableWeightsFirstAsKerasDoes) {
   auto a = model(3);
   write_keras_weights(path, model_to_keras_weights(*a, {"base"}));
   EXPECT_EQ(test::read_raw_attr(path, "/base", "weight_names").strings,
-            (std::vector<std::string>{
-                "conv/kernel:0", "conv/bias:0", "bn/gamma:0", "bn/beta:0", "conv_1/kernel:0",
-                "conv_1/bias:0", "bn/moving_mean:0", "bn/moving_variance:0", "bn_1/gamma:0",
-                "bn_1/beta:0", "bn_1/moving_mean:0", "bn_1/moving_variance:0"}));
+            (std::vector<std::string>{"conv/kernel:0", "conv/bias:0", "bn/gamma:0", "bn/beta:0",
+                                      "conv_1/kernel:0", "conv_1/bias:0", "bn/moving_mean:0",
+                                      "bn/moving_variance:0", "bn_1/gamma:0", "bn_1/beta:0",
+                                      "bn_1/moving_mean:0", "bn_1/moving_variance:0"}));
   auto b = model(4);
   load_weights(path, *b);
   EXPECT_EQ(state_values(*a), state_values(*b));
