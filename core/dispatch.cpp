@@ -21,6 +21,10 @@ void no_kernel(const char* op, const Tensor& t) {
             " tensors (input ", t.shape(), ")");
 }
 
+void no_cuda_build(const char* op, const Tensor& t) {
+  KILN_FAIL(op, ": a CUDA tensor ", t.shape(), ", but ", kernels::cuda::kNotBuiltReason);
+}
+
 void check_same_shape(const char* op, const Tensor& a, const Tensor& b) {
   KILN_CHECK(a.shape() == b.shape(), op, ": shapes ", a.shape(), " and ", b.shape(), " differ");
 }

@@ -4,6 +4,7 @@
 
 #include "base/error.h"
 #include "kernels/augment.h"
+#include "kernels/cuda_build.h"
 
 namespace kiln {
 
@@ -49,8 +50,11 @@ Tensor GpuInput::images(const Batch& batch) {
   Tensor out = Tensor::empty({n, 3, h_, w_}, DType::Float32, Device::CUDA);
   try {
     const auto* pixels = static_cast<const std::uint8_t*>(uploader_.acquire(s.ticket));
-    kernels::cuda::augment_preprocess(n, h_, w_, pixels, transforms.data(),
-                                      out.device_data<float>());
+    // A CPU-only build never gets here (its uploader cannot be made) and compiles no call.
+    if constexpr (kernels::cuda::kCudaBuilt) {
+      kernels::cuda::augment_preprocess(n, h_, w_, pixels, transforms.data(),
+                                        out.device_data<float>());
+    }
   } catch (...) {
     uploader_.release(s.ticket);  // the slot is free again, and the first error is the one seen
     throw;

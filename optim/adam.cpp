@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/dispatch.h"
+#include "kernels/cuda_build.h"
 
 namespace kiln {
 
@@ -81,16 +82,19 @@ void Adam::update_all(const std::vector<std::size_t>& ready) {
     return;
   }
   // One launch for every tensor: VGG16's 32 parameter tensors would otherwise be 32 launches.
-  std::vector<kk::cuda::AdamTensor> table;
-  for (std::size_t i : ready) {
-    ensure_moments(i);
-    Tensor param = params()[i];
-    const Tensor grad = param.grad();
-    table.push_back({param.numel(), grad.device_data<float>(), m_[i].device_data<float>(),
-                     v_[i].device_data<float>(), param.device_data<float>()});
+  // (No CUDA tensor exists in a CPU-only build, which compiles none of this: cuda_build.h.)
+  if constexpr (kk::cuda::kCudaBuilt) {
+    std::vector<kk::cuda::AdamTensor> table;
+    for (std::size_t i : ready) {
+      ensure_moments(i);
+      Tensor param = params()[i];
+      const Tensor grad = param.grad();
+      table.push_back({param.numel(), grad.device_data<float>(), m_[i].device_data<float>(),
+                       v_[i].device_data<float>(), param.device_data<float>()});
+    }
+    kk::cuda::adam_update_multi(table.data(), static_cast<std::int64_t>(table.size()),
+                                scalars(step_count() + 1));
   }
-  kk::cuda::adam_update_multi(table.data(), static_cast<std::int64_t>(table.size()),
-                              scalars(step_count() + 1));
 }
 
 void Adam::update(std::size_t i, Tensor& param, const Tensor& grad) {

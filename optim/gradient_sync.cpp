@@ -4,11 +4,24 @@
 
 #include "base/error.h"
 #include "core/autograd.h"
+#include "kernels/cuda_build.h"
 #include "kernels/cuda_fill.h"
 #include "kernels/elementwise.h"
 #include "kernels/nccl.h"
 
 namespace kiln {
+
+namespace {
+// dst = s * src on the device. A CPU-only build compiles no call to the kernel (none of its
+// tensors can be on CUDA, so this is never reached there): kernels/cuda_build.h.
+void scale_on_device(std::int64_t n, const float* src, float s, float* dst) {
+  if constexpr (kernels::cuda::kCudaBuilt) {
+    kernels::cuda::scale(n, src, s, dst);
+  } else {
+    KILN_FAIL("GradientSync: ", kernels::cuda::kNotBuiltReason);
+  }
+}
+}  // namespace
 
 GradientSync::GradientSync(std::vector<Tensor> params, std::size_t bucket_bytes, bool overlap,
                            Transport transport)
@@ -88,7 +101,7 @@ void GradientSync::start_on_device(Bucket& b) {
     }
     KILN_CHECK(g.device() == Device::CUDA, "GradientSync: parameter ", k, " is on cuda but its ",
                "gradient on ", device_name(g.device()));
-    kernels::cuda::scale(n, g.device_data<float>(), scale_, dst);
+    scale_on_device(n, g.device_data<float>(), scale_, dst);
   }
   kernels::nccl::allreduce_sum(buffer, b.size);
 }
@@ -116,7 +129,7 @@ void GradientSync::finish_on_device(Bucket& b, float inverse) {
   for (const std::size_t k : b.params) {
     Tensor& p = params_[k];
     Tensor g = p.grad().defined() ? p.grad() : Tensor::empty(p.shape(), DType::Float32, p.device());
-    kernels::cuda::scale(p.numel(), buffer + offset_of_[k], inverse, g.device_data<float>());
+    scale_on_device(p.numel(), buffer + offset_of_[k], inverse, g.device_data<float>());
     if (!p.grad().defined()) p.set_grad(g);
   }
 }

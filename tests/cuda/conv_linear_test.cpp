@@ -347,7 +347,7 @@ TEST(CudaLinearEdges, EmptySumsGiveBiasOrZero) {
 // ---------------------------------------------------------------------------------------------
 // Runtime settings
 
-// Runs everywhere: the math mode is a setting, kept and read back even without a device.
+// Runs on every CUDA build: the math mode is a setting, kept and read back even without a device.
 TEST(CudaRuntime, MathModeIsKept) {
   const MathModeScope scope(cuda::MathMode::TF32);
   EXPECT_EQ(cuda::math_mode(), cuda::MathMode::TF32);
@@ -369,8 +369,8 @@ TEST(CudaRuntime, SynchronizeWaitsForTheQueuedKernels) {
   cuda::free_pinned(host);
 }
 
-// Runs everywhere: without a device the runtime and the conv/linear entry points throw, naming
-// CUDA, rather than doing anything on the CPU.
+// Runs on every CUDA build: without a device the runtime and the conv/linear entry points throw,
+// naming CUDA, rather than doing anything on the CPU.
 TEST(CudaRuntime, WithoutDeviceOpsThrow) {
   KILN_SKIP_WITH_CUDA("nothing to check here");
   EXPECT_THROW(cuda::synchronize(), Error);
@@ -476,7 +476,7 @@ TEST(CudaPinnedMemory, RoundTripThroughPinnedBuffers) {
   cuda::free_pinned(nullptr);
 }
 
-// Runs everywhere: without a device the books are empty and pinned memory fails loudly.
+// Runs on every CUDA build: without a device the books are empty and pinned memory fails loudly.
 TEST(CudaCachingAllocator, WithoutDeviceBooksAreEmptyAndPinnedThrows) {
   KILN_SKIP_WITH_CUDA("nothing to check here");
   EXPECT_EQ(cuda::cached_bytes(), 0u);

@@ -121,18 +121,10 @@ TEST(CudaDeviceMemory, DeviceCountAgreesWithAvailable) {
   }
 }
 
-// Runs everywhere: without a device (or without the CUDA backend) nothing is silently done on the
-// CPU instead; the calls throw kiln::Error, and the message says CUDA is the problem.
+// Runs on every CUDA build: without a device nothing is silently done on the CPU instead; the
+// calls throw kiln::Error, and the message says CUDA is the problem. (A CPU-only build's answers:
+// tests/kernels/no_cuda_runtime_test.cpp.)
 TEST(CudaDeviceMemory, WithoutDeviceCallsThrowNamingCuda) {
-#ifndef KILN_WITH_CUDA
-  EXPECT_FALSE(cuda::available());
-  EXPECT_EQ(cuda::device_count(), 0);
-  EXPECT_STREQ(cuda::unavailable_reason(),
-               "Kiln was built without CUDA (KILN_CUDA=OFF or no nvcc)");
-  std::vector<float> host(4, 1.f);
-  EXPECT_THROW(cuda::copy_host_to_device(nullptr, host.data(), bytes_of(host)), Error);
-  EXPECT_THROW(cuda::fill_float(nullptr, 4, 1.f), Error);
-#endif
   if (cuda::available()) {
     GTEST_SKIP() << "a CUDA device is present (" << cuda::device_count()
                  << "); the missing-device path cannot be exercised here";

@@ -255,7 +255,7 @@ TEST(CudaKernelParity, MaxPoolRejectsPaddingAsLargeAsTheWindow) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Runs everywhere: without a device (or without the CUDA backend) every kernel entry point throws
+// Runs on every CUDA build: without a device every kernel entry point throws
 // kiln::Error, after its host-side argument checks, and nothing silently runs on the CPU instead.
 
 template <typename F>
