@@ -7,9 +7,6 @@
 
 namespace kiln {
 
-namespace kc = kernels::cpu;
-namespace kcu = kernels::cuda;
-
 namespace {
 
 void check_channel_vector(const Tensor& x, const Tensor& v, const char* what) {
@@ -45,45 +42,18 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
     mean = Tensor::empty(Shape{c}, x.dtype(), x.device());
     var = Tensor::empty(Shape{c}, x.dtype(), x.device());
     Tensor rm = running_mean, rv = running_var;  // updated in place, not recorded
-    dispatch(
-        "batch_norm2d", x,
-        [&] {
-          kc::batch_norm_stats_fast(n, c, hw, x.device_data<float>(), mean.device_data<float>(),
-                                    var.device_data<float>(), opt.momentum, rm.device_data<float>(),
-                                    rv.device_data<float>());
-        },
-        [&](auto t) {
-          using T = decltype(t);
-          kc::batch_norm_stats_reference<T>(n, c, hw, x.device_data<T>(), mean.device_data<T>(),
-                                            var.device_data<T>(), opt.momentum, rm.device_data<T>(),
-                                            rv.device_data<T>());
-        },
-        [&] {
-          kcu::batch_norm_stats(n, c, hw, x.device_data<float>(), mean.device_data<float>(),
-                                var.device_data<float>(), opt.momentum, rm.device_data<float>(),
-                                rv.device_data<float>());
-        });
+    dispatch<kernels::BatchNormStats>("batch_norm2d", x, [&](auto stats, auto t) {
+      using T = decltype(t);
+      stats(n, c, hw, x.device_data<T>(), mean.device_data<T>(), var.device_data<T>(), opt.momentum,
+            rm.device_data<T>(), rv.device_data<T>());
+    });
   }
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  dispatch(
-      "batch_norm2d", x,
-      [&] {
-        kc::batch_norm_forward_fast(n, c, hw, eps, x.device_data<float>(),
-                                    mean.device_data<float>(), var.device_data<float>(),
-                                    gamma.device_data<float>(), beta.device_data<float>(),
-                                    y.device_data<float>());
-      },
-      [&](auto t) {
-        using T = decltype(t);
-        kc::batch_norm_forward_reference<T>(
-            n, c, hw, eps, x.device_data<T>(), mean.device_data<T>(), var.device_data<T>(),
+  dispatch<kernels::BatchNormForward>("batch_norm2d", x, [&](auto forward, auto t) {
+    using T = decltype(t);
+    forward(n, c, hw, eps, x.device_data<T>(), mean.device_data<T>(), var.device_data<T>(),
             gamma.device_data<T>(), beta.device_data<T>(), y.device_data<T>());
-      },
-      [&] {
-        kcu::batch_norm_forward(n, c, hw, eps, x.device_data<float>(), mean.device_data<float>(),
-                                var.device_data<float>(), gamma.device_data<float>(),
-                                beta.device_data<float>(), y.device_data<float>());
-      });
+  });
   if (!should_record({&x, &gamma, &beta})) return y;
 
   // The running statistics may move before backward runs (another forward): the closure keeps
@@ -96,30 +66,13 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
     Tensor gx = need_x ? Tensor::empty(sx.shape(), gy.dtype(), gy.device()) : Tensor();
     Tensor ggamma = Tensor::empty(Shape{c}, gy.dtype(), gy.device());
     Tensor gbeta = Tensor::empty(Shape{c}, gy.dtype(), gy.device());
-    dispatch(
-        "batch_norm2d backward", gy,
-        [&] {
-          kc::batch_norm_backward_fast(n, c, hw, eps, batch_stats, sx.device_data<float>(),
-                                       gy.device_data<float>(), saved_mean.device_data<float>(),
-                                       saved_var.device_data<float>(), sgamma.device_data<float>(),
-                                       need_x ? gx.device_data<float>() : nullptr,
-                                       ggamma.device_data<float>(), gbeta.device_data<float>());
-        },
-        [&](auto t) {
-          using T = decltype(t);
-          kc::batch_norm_backward_reference<T>(n, c, hw, eps, batch_stats, sx.device_data<T>(),
-                                               gy.device_data<T>(), saved_mean.device_data<T>(),
-                                               saved_var.device_data<T>(), sgamma.device_data<T>(),
-                                               need_x ? gx.device_data<T>() : nullptr,
-                                               ggamma.device_data<T>(), gbeta.device_data<T>());
-        },
-        [&] {
-          kcu::batch_norm_backward(n, c, hw, eps, batch_stats, sx.device_data<float>(),
-                                   gy.device_data<float>(), saved_mean.device_data<float>(),
-                                   saved_var.device_data<float>(), sgamma.device_data<float>(),
-                                   need_x ? gx.device_data<float>() : nullptr,
-                                   ggamma.device_data<float>(), gbeta.device_data<float>());
-        });
+    dispatch<kernels::BatchNormBackward>("batch_norm2d backward", gy, [&](auto backward, auto t) {
+      using T = decltype(t);
+      backward(n, c, hw, eps, batch_stats, sx.device_data<T>(), gy.device_data<T>(),
+               saved_mean.device_data<T>(), saved_var.device_data<T>(), sgamma.device_data<T>(),
+               need_x ? gx.device_data<T>() : nullptr, ggamma.device_data<T>(),
+               gbeta.device_data<T>());
+    });
     return std::vector<Tensor>{gx, ggamma, gbeta};
   });
   return y;

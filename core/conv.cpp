@@ -11,7 +11,6 @@
 namespace kiln {
 
 namespace kc = kernels::cpu;
-namespace kcu = kernels::cuda;
 
 namespace {
 kernels::Conv2dGeometry conv_geometry(const Tensor& x, const Tensor& w, const Tensor& b,
@@ -50,25 +49,12 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
   const bool need_x = record_backward && x.requires_grad();
   const bool need_w = record_backward && w.requires_grad();
   const bool has_b = b.defined(), need_b = record_backward && has_b && b.requires_grad();
-  dispatch(
-      "conv2d", x,
-      [&] {
-        // The blocked x is kept for backward-weight only when that will run (ConvVersions).
-        const kc::ConvVersions versions{need_w || need_b ? x.version() : 0, w.version(), 0};
-        kc::conv2d_forward_onednn(g, x.device_data<float>(), w.device_data<float>(),
-                                  b.defined() ? b.device_data<float>() : nullptr,
-                                  y.device_data<float>(), versions);
-      },
-      [&](auto t) {
-        using T = decltype(t);
-        kc::conv2d_forward_reference<T>(g, x.device_data<T>(), w.device_data<T>(),
-                                        b.defined() ? b.device_data<T>() : nullptr,
-                                        y.device_data<T>());
-      },
-      [&] {
-        kcu::conv2d_forward(g, x.device_data<float>(), w.device_data<float>(),
-                            b.defined() ? b.device_data<float>() : nullptr, y.device_data<float>());
-      });
+  dispatch<kernels::Conv2dForward>("conv2d", x, [&](auto conv, auto t) {
+    using T = decltype(t);
+    // oneDNN keeps the blocked x for backward-weight only when that will run (ConvVersions).
+    conv(g, x.device_data<T>(), w.device_data<T>(), b.defined() ? b.device_data<T>() : nullptr,
+         y.device_data<T>(), kc::ConvVersions{need_w || need_b ? x.version() : 0, w.version(), 0});
+  });
   if (opt.relu) detail::relu_forward("conv2d relu", y, y);
   if (!record_backward) return y;
 
@@ -84,41 +70,19 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
       gw = Tensor::empty(Shape{g.k, g.c, g.r, g.s}, gy.dtype(), gy.device());
       if (has_b) gb = Tensor::empty(Shape{g.k}, gy.dtype(), gy.device());
     }
-    dispatch(
-        "conv2d backward", gy,
-        [&] {
-          // gy's blocked copy from backward-data serves backward-weight when both run.
-          const bool both = need_x && (need_w || need_b);
-          if (need_x)
-            kc::conv2d_backward_data_onednn(g, gy.device_data<float>(), sw.device_data<float>(),
-                                            gx.device_data<float>(),
-                                            {0, sw.version(), both ? gy.version() : 0});
-          if (need_w || need_b) {
-            kc::conv2d_backward_weight_onednn(g, sx.device_data<float>(), gy.device_data<float>(),
-                                              gw.device_data<float>(),
-                                              gb.defined() ? gb.device_data<float>() : nullptr,
-                                              {sx.version(), 0, both ? gy.version() : 0});
-          }
-        },
-        [&](auto t) {
+    dispatch<kernels::Conv2dBackwardData, kernels::Conv2dBackwardWeight>(
+        "conv2d backward", gy, [&](auto backward_data, auto backward_weight, auto t) {
           using T = decltype(t);
-          if (need_x)
-            kc::conv2d_backward_data_reference<T>(g, gy.device_data<T>(), sw.device_data<T>(),
-                                                  gx.device_data<T>());
-          if (need_w || need_b) {
-            kc::conv2d_backward_weight_reference<T>(g, sx.device_data<T>(), gy.device_data<T>(),
-                                                    gw.device_data<T>(),
-                                                    gb.defined() ? gb.device_data<T>() : nullptr);
+          // gy's blocked copy from backward-data serves backward-weight when both run (oneDNN).
+          const bool both = need_x && (need_w || need_b);
+          if (need_x) {
+            backward_data(g, gy.device_data<T>(), sw.device_data<T>(), gx.device_data<T>(),
+                          kc::ConvVersions{0, sw.version(), both ? gy.version() : 0});
           }
-        },
-        [&] {
-          if (need_x)
-            kcu::conv2d_backward_data(g, gy.device_data<float>(), sw.device_data<float>(),
-                                      gx.device_data<float>());
           if (need_w || need_b) {
-            kcu::conv2d_backward_weight(g, sx.device_data<float>(), gy.device_data<float>(),
-                                        gw.device_data<float>(),
-                                        gb.defined() ? gb.device_data<float>() : nullptr);
+            backward_weight(g, sx.device_data<T>(), gy.device_data<T>(), gw.device_data<T>(),
+                            gb.defined() ? gb.device_data<T>() : nullptr,
+                            kc::ConvVersions{sx.version(), 0, both ? gy.version() : 0});
           }
         });
     return std::vector<Tensor>{gx, need_w ? gw : Tensor(), need_b ? gb : Tensor()};

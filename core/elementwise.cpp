@@ -8,8 +8,7 @@
 
 namespace kiln {
 
-namespace kc = kernels::cpu;
-namespace kcu = kernels::cuda;
+namespace kk = kernels;
 
 namespace {
 void check_binary(const char* op, const Tensor& a, const Tensor& b) {
@@ -22,19 +21,10 @@ void check_binary(const char* op, const Tensor& a, const Tensor& b) {
 Tensor add(const Tensor& a, const Tensor& b) {
   check_binary("add", a, b);
   Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());
-  dispatch(
-      "add", a,
-      [&] {
-        kc::add_fast(a.numel(), a.device_data<float>(), b.device_data<float>(),
-                     y.device_data<float>());
-      },
-      [&](auto t) {
-        using T = decltype(t);
-        kc::add_reference<T>(a.numel(), a.device_data<T>(), b.device_data<T>(), y.device_data<T>());
-      },
-      [&] {
-        kcu::add(a.numel(), a.device_data<float>(), b.device_data<float>(), y.device_data<float>());
-      });
+  dispatch<kk::Add>("add", a, [&](auto add, auto t) {
+    using T = decltype(t);
+    add(a.numel(), a.device_data<T>(), b.device_data<T>(), y.device_data<T>());
+  });
   if (should_record({&a, &b})) {
     record(y, "add", {a, b}, [](const Tensor& gy) { return std::vector<Tensor>{gy, gy}; });
   }
@@ -44,19 +34,10 @@ Tensor add(const Tensor& a, const Tensor& b) {
 Tensor mul(const Tensor& a, const Tensor& b) {
   check_binary("mul", a, b);
   Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());
-  dispatch(
-      "mul", a,
-      [&] {
-        kc::mul_fast(a.numel(), a.device_data<float>(), b.device_data<float>(),
-                     y.device_data<float>());
-      },
-      [&](auto t) {
-        using T = decltype(t);
-        kc::mul_reference<T>(a.numel(), a.device_data<T>(), b.device_data<T>(), y.device_data<T>());
-      },
-      [&] {
-        kcu::mul(a.numel(), a.device_data<float>(), b.device_data<float>(), y.device_data<float>());
-      });
+  dispatch<kk::Mul>("mul", a, [&](auto mul, auto t) {
+    using T = decltype(t);
+    mul(a.numel(), a.device_data<T>(), b.device_data<T>(), y.device_data<T>());
+  });
   if (should_record({&a, &b})) {
     const bool need_a = a.requires_grad(), need_b = b.requires_grad();
     Tensor sa = a.detach(), sb = b.detach();
@@ -70,21 +51,10 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 Tensor scale(const Tensor& a, double s) {
   check_floating("scale", a);
   Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());
-  dispatch(
-      "scale", a,
-      [&] {
-        kc::scale_fast(a.numel(), a.device_data<float>(), static_cast<float>(s),
-                       y.device_data<float>());
-      },
-      [&](auto t) {
-        using T = decltype(t);
-        kc::scale_reference<T>(a.numel(), a.device_data<T>(), static_cast<T>(s),
-                               y.device_data<T>());
-      },
-      [&] {
-        kcu::scale(a.numel(), a.device_data<float>(), static_cast<float>(s),
-                   y.device_data<float>());
-      });
+  dispatch<kk::Scale>("scale", a, [&](auto scale, auto t) {
+    using T = decltype(t);
+    scale(a.numel(), a.device_data<T>(), static_cast<T>(s), y.device_data<T>());
+  });
   if (should_record({&a})) {
     record(y, "scale", {a}, [s](const Tensor& gy) { return std::vector<Tensor>{scale(gy, s)}; });
   }
@@ -94,33 +64,18 @@ Tensor scale(const Tensor& a, double s) {
 namespace detail {
 
 void relu_forward(const char* op, const Tensor& x, Tensor& y) {
-  dispatch(
-      op, x,
-      [&] { kc::relu_forward_fast(x.numel(), x.device_data<float>(), y.device_data<float>()); },
-      [&](auto t) {
-        using T = decltype(t);
-        kc::relu_forward_reference<T>(x.numel(), x.device_data<T>(), y.device_data<T>());
-      },
-      [&] { kcu::relu_forward(x.numel(), x.device_data<float>(), y.device_data<float>()); });
+  dispatch<kk::ReluForward>(op, x, [&](auto relu, auto t) {
+    using T = decltype(t);
+    relu(x.numel(), x.device_data<T>(), y.device_data<T>());
+  });
 }
 
 Tensor relu_backward(const char* op, const Tensor& y, const Tensor& gy) {
   Tensor gx = Tensor::empty(gy.shape(), gy.dtype(), gy.device());
-  dispatch(
-      op, gy,
-      [&] {
-        kc::relu_backward_fast(gy.numel(), y.device_data<float>(), gy.device_data<float>(),
-                               gx.device_data<float>());
-      },
-      [&](auto t) {
-        using T = decltype(t);
-        kc::relu_backward_reference<T>(gy.numel(), y.device_data<T>(), gy.device_data<T>(),
-                                       gx.device_data<T>());
-      },
-      [&] {
-        kcu::relu_backward(gy.numel(), y.device_data<float>(), gy.device_data<float>(),
-                           gx.device_data<float>());
-      });
+  dispatch<kk::ReluBackward>(op, gy, [&](auto relu_backward, auto t) {
+    using T = decltype(t);
+    relu_backward(gy.numel(), y.device_data<T>(), gy.device_data<T>(), gx.device_data<T>());
+  });
   return gx;
 }
 
@@ -142,13 +97,10 @@ Tensor relu(const Tensor& x) {
 Tensor sum(const Tensor& a) {
   check_floating("sum", a);
   double total = 0;
-  dispatch(
-      "sum", a, [&] { total = kc::sum_fast(a.numel(), a.device_data<float>()); },
-      [&](auto t) {
-        using T = decltype(t);
-        total = kc::sum_reference<T>(a.numel(), a.device_data<T>());
-      },
-      [&] { total = kcu::sum(a.numel(), a.device_data<float>()); });
+  dispatch<kk::Sum>("sum", a, [&](auto sum, auto t) {
+    using T = decltype(t);
+    total = sum(a.numel(), a.device_data<T>());
+  });
   Tensor y = Tensor::full(Shape{}, total, a.dtype(), a.device());
   if (should_record({&a})) {
     const Shape& shape = a.shape();  // copied into the closure
@@ -166,14 +118,10 @@ Tensor mean(const Tensor& a) {
 
 void accumulate_(Tensor& dst, const Tensor& src) {
   check_binary("accumulate", dst, src);
-  dispatch(
-      "accumulate", dst,
-      [&] { kc::axpy_fast(dst.numel(), 1.f, src.device_data<float>(), dst.device_data<float>()); },
-      [&](auto t) {
-        using T = decltype(t);
-        kc::axpy_reference<T>(dst.numel(), T(1), src.device_data<T>(), dst.device_data<T>());
-      },
-      [&] { kcu::axpy(dst.numel(), 1.f, src.device_data<float>(), dst.device_data<float>()); });
+  dispatch<kk::Axpy>("accumulate", dst, [&](auto axpy, auto t) {
+    using T = decltype(t);
+    axpy(dst.numel(), T(1), src.device_data<T>(), dst.device_data<T>());
+  });
 }
 
 }  // namespace kiln

@@ -7,9 +7,6 @@
 
 namespace kiln {
 
-namespace kc = kernels::cpu;
-namespace kcu = kernels::cuda;
-
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   check_floating("linear", x);
   KILN_CHECK(x.shape().rank() == 2, "linear: input must be (batch, in), got ", x.shape());
@@ -26,21 +23,11 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
                w.shape(), " (expected [", n, "])");
   }
   Tensor y = Tensor::empty(Shape{m, n}, x.dtype(), x.device());
-  dispatch(
-      "linear", x,
-      [&] {
-        kc::linear_forward_blas(m, k, n, x.device_data<float>(), w.device_data<float>(),
-                                has_b ? b.device_data<float>() : nullptr, y.device_data<float>());
-      },
-      [&](auto t) {
-        using T = decltype(t);
-        kc::linear_forward_reference<T>(m, k, n, x.device_data<T>(), w.device_data<T>(),
-                                        has_b ? b.device_data<T>() : nullptr, y.device_data<T>());
-      },
-      [&] {
-        kcu::linear_forward(m, k, n, x.device_data<float>(), w.device_data<float>(),
-                            has_b ? b.device_data<float>() : nullptr, y.device_data<float>());
-      });
+  dispatch<kernels::LinearForward>("linear", x, [&](auto linear, auto t) {
+    using T = decltype(t);
+    linear(m, k, n, x.device_data<T>(), w.device_data<T>(), has_b ? b.device_data<T>() : nullptr,
+           y.device_data<T>());
+  });
   if (!should_record({&x, &w, &b})) return y;
 
   const bool need_x = x.requires_grad(), need_w = w.requires_grad();
@@ -54,40 +41,15 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
       gw = Tensor::empty(Shape{k, n}, gy.dtype(), gy.device());
       if (has_b) gb = Tensor::empty(Shape{n}, gy.dtype(), gy.device());
     }
-    dispatch(
-        "linear backward", gy,
-        [&] {
-          if (need_x) {
-            kc::linear_backward_data_blas(m, k, n, gy.device_data<float>(), sw.device_data<float>(),
-                                          gx.device_data<float>());
-          }
-          if (need_w || need_b) {
-            kc::linear_backward_weight_blas(m, k, n, sx.device_data<float>(),
-                                            gy.device_data<float>(), gw.device_data<float>(),
-                                            has_b ? gb.device_data<float>() : nullptr);
-          }
-        },
-        [&](auto t) {
+    dispatch<kernels::LinearBackwardData, kernels::LinearBackwardWeight>(
+        "linear backward", gy, [&](auto backward_data, auto backward_weight, auto t) {
           using T = decltype(t);
           if (need_x) {
-            kc::linear_backward_data_reference<T>(m, k, n, gy.device_data<T>(), sw.device_data<T>(),
-                                                  gx.device_data<T>());
+            backward_data(m, k, n, gy.device_data<T>(), sw.device_data<T>(), gx.device_data<T>());
           }
           if (need_w || need_b) {
-            kc::linear_backward_weight_reference<T>(m, k, n, sx.device_data<T>(),
-                                                    gy.device_data<T>(), gw.device_data<T>(),
-                                                    has_b ? gb.device_data<T>() : nullptr);
-          }
-        },
-        [&] {
-          if (need_x) {
-            kcu::linear_backward_data(m, k, n, gy.device_data<float>(), sw.device_data<float>(),
-                                      gx.device_data<float>());
-          }
-          if (need_w || need_b) {
-            kcu::linear_backward_weight(m, k, n, sx.device_data<float>(), gy.device_data<float>(),
-                                        gw.device_data<float>(),
-                                        has_b ? gb.device_data<float>() : nullptr);
+            backward_weight(m, k, n, sx.device_data<T>(), gy.device_data<T>(), gw.device_data<T>(),
+                            has_b ? gb.device_data<T>() : nullptr);
           }
         });
     return std::vector<Tensor>{gx, need_w ? gw : Tensor(), need_b ? gb : Tensor()};

@@ -7,9 +7,6 @@
 
 namespace kiln {
 
-namespace kc = kernels::cpu;
-namespace kcu = kernels::cuda;
-
 namespace {
 // Checks targets against logits (N,K); returns true for class-index targets.
 bool check_targets(const Tensor& logits, const Tensor& targets) {
@@ -44,25 +41,12 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& given_targets) 
   const std::int64_t n = logits.shape()[0], k = logits.shape()[1];
   Tensor probs = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
   double loss = 0;
-  dispatch(
-      "softmax_cross_entropy", logits,
-      [&] {
-        loss = kc::softmax_cross_entropy_forward_fast(
-            n, k, logits.device_data<float>(),
-            labels ? targets.device_data<std::int32_t>() : nullptr,
-            labels ? nullptr : targets.device_data<float>(), probs.device_data<float>());
-      },
-      [&](auto t) {
+  dispatch<kernels::SoftmaxCrossEntropyForward>(
+      "softmax_cross_entropy", logits, [&](auto forward, auto t) {
         using T = decltype(t);
-        loss = kc::softmax_cross_entropy_forward_reference<T>(
-            n, k, logits.device_data<T>(), labels ? targets.device_data<std::int32_t>() : nullptr,
-            labels ? nullptr : targets.device_data<T>(), probs.device_data<T>());
-      },
-      [&] {
-        loss = kcu::softmax_cross_entropy_forward(
-            n, k, logits.device_data<float>(),
-            labels ? targets.device_data<std::int32_t>() : nullptr,
-            labels ? nullptr : targets.device_data<float>(), probs.device_data<float>());
+        loss = forward(n, k, logits.device_data<T>(),
+                       labels ? targets.device_data<std::int32_t>() : nullptr,
+                       labels ? nullptr : targets.device_data<T>(), probs.device_data<T>());
       });
   Tensor y = Tensor::full(Shape{}, loss, logits.dtype(), logits.device());
   if (should_record({&logits})) {
@@ -71,29 +55,13 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& given_targets) 
            [probs, saved_targets, labels, n, k](const Tensor& gy) {
              Tensor g = Tensor::empty(probs.shape(), probs.dtype(), probs.device());
              const double scale = gy.item() / static_cast<double>(n);
-             dispatch(
-                 "softmax_cross_entropy backward", probs,
-                 [&] {
-                   kc::softmax_cross_entropy_backward_fast(
-                       n, k, probs.device_data<float>(),
-                       labels ? saved_targets.device_data<std::int32_t>() : nullptr,
-                       labels ? nullptr : saved_targets.device_data<float>(),
-                       static_cast<float>(scale), g.device_data<float>());
-                 },
-                 [&](auto t) {
+             dispatch<kernels::SoftmaxCrossEntropyBackward>(
+                 "softmax_cross_entropy backward", probs, [&](auto backward, auto t) {
                    using T = decltype(t);
-                   kc::softmax_cross_entropy_backward_reference<T>(
-                       n, k, probs.device_data<T>(),
-                       labels ? saved_targets.device_data<std::int32_t>() : nullptr,
-                       labels ? nullptr : saved_targets.device_data<T>(), static_cast<T>(scale),
-                       g.device_data<T>());
-                 },
-                 [&] {
-                   kcu::softmax_cross_entropy_backward(
-                       n, k, probs.device_data<float>(),
-                       labels ? saved_targets.device_data<std::int32_t>() : nullptr,
-                       labels ? nullptr : saved_targets.device_data<float>(),
-                       static_cast<float>(scale), g.device_data<float>());
+                   backward(n, k, probs.device_data<T>(),
+                            labels ? saved_targets.device_data<std::int32_t>() : nullptr,
+                            labels ? nullptr : saved_targets.device_data<T>(),
+                            static_cast<T>(scale), g.device_data<T>());
                  });
              // NOTE: no gradient flows to the targets (they are data, not parameters).
              return std::vector<Tensor>{g, Tensor()};
@@ -111,24 +79,11 @@ Tensor softmax(const Tensor& logits) {
   Tensor uniform =
       Tensor::full(logits.shape(), 1.0 / static_cast<double>(k), logits.dtype(), logits.device());
   Tensor probs = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
-  dispatch(
-      "softmax", logits,
-      [&] {
-        kc::softmax_cross_entropy_forward_fast(n, k, logits.device_data<float>(), nullptr,
-                                               uniform.device_data<float>(),
-                                               probs.device_data<float>());
-      },
-      [&](auto t) {
-        using T = decltype(t);
-        kc::softmax_cross_entropy_forward_reference<T>(n, k, logits.device_data<T>(), nullptr,
-                                                       uniform.device_data<T>(),
-                                                       probs.device_data<T>());
-      },
-      [&] {
-        kcu::softmax_cross_entropy_forward(n, k, logits.device_data<float>(), nullptr,
-                                           uniform.device_data<float>(),
-                                           probs.device_data<float>());
-      });
+  dispatch<kernels::SoftmaxCrossEntropyForward>("softmax", logits, [&](auto forward, auto t) {
+    using T = decltype(t);
+    forward(n, k, logits.device_data<T>(), nullptr, uniform.device_data<T>(),
+            probs.device_data<T>());
+  });
   return probs;
 }
 

@@ -7,9 +7,6 @@
 
 namespace kiln {
 
-namespace kc = kernels::cpu;
-namespace kcu = kernels::cuda;
-
 Tensor max_pool2d(const Tensor& x, const Pool2dOptions& opt) {
   check_floating("max_pool2d", x);
   KILN_CHECK(x.shape().rank() == 4, "max_pool2d: input must be (N,C,H,W), got ", x.shape());
@@ -20,40 +17,17 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& opt) {
   const Shape out_shape{g.n, g.c, g.p(), g.q()};
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
   Tensor argmax = Tensor::empty(out_shape, DType::Int32, x.device());
-  dispatch(
-      "max_pool2d", x,
-      [&] {
-        kc::max_pool2d_forward_fast(g, x.device_data<float>(), y.device_data<float>(),
-                                    argmax.device_data<std::int32_t>());
-      },
-      [&](auto t) {
-        using T = decltype(t);
-        kc::max_pool2d_forward_reference<T>(g, x.device_data<T>(), y.device_data<T>(),
-                                            argmax.device_data<std::int32_t>());
-      },
-      [&] {
-        kcu::max_pool2d_forward(g, x.device_data<float>(), y.device_data<float>(),
-                                argmax.device_data<std::int32_t>());
-      });
+  dispatch<kernels::MaxPool2dForward>("max_pool2d", x, [&](auto pool, auto t) {
+    using T = decltype(t);
+    pool(g, x.device_data<T>(), y.device_data<T>(), argmax.device_data<std::int32_t>());
+  });
   if (should_record({&x})) {
     record(y, "max_pool2d", {x}, [g, argmax](const Tensor& gy) {
       Tensor gx = Tensor::empty(Shape{g.n, g.c, g.h, g.w}, gy.dtype(), gy.device());
-      dispatch(
-          "max_pool2d backward", gy,
-          [&] {
-            kc::max_pool2d_backward_fast(g, gy.device_data<float>(),
-                                         argmax.device_data<std::int32_t>(),
-                                         gx.device_data<float>());
-          },
-          [&](auto t) {
-            using T = decltype(t);
-            kc::max_pool2d_backward_reference<T>(
-                g, gy.device_data<T>(), argmax.device_data<std::int32_t>(), gx.device_data<T>());
-          },
-          [&] {
-            kcu::max_pool2d_backward(g, gy.device_data<float>(), argmax.device_data<std::int32_t>(),
-                                     gx.device_data<float>());
-          });
+      dispatch<kernels::MaxPool2dBackward>("max_pool2d backward", gy, [&](auto backward, auto t) {
+        using T = decltype(t);
+        backward(g, gy.device_data<T>(), argmax.device_data<std::int32_t>(), gx.device_data<T>());
+      });
       return std::vector<Tensor>{gx};
     });
   }

@@ -21,6 +21,8 @@
 
 #include <cstdint>
 
+#include "kernels/kernel_family.h"
+
 namespace kiln::kernels {
 
 namespace cpu {
@@ -73,4 +75,14 @@ void batch_norm_backward(std::int64_t n, std::int64_t c, std::int64_t hw, double
                          float* gbeta);
 }  // namespace cuda
 
+}  // namespace kiln::kernels
+
+// The families core/dispatch.h runs (kernels/kernel_family.h).
+namespace kiln::kernels {
+KILN_KERNEL_FAMILY(BatchNormStats, cpu::batch_norm_stats_fast, cpu::batch_norm_stats_reference,
+                   cuda::batch_norm_stats);
+KILN_KERNEL_FAMILY(BatchNormForward, cpu::batch_norm_forward_fast,
+                   cpu::batch_norm_forward_reference, cuda::batch_norm_forward);
+KILN_KERNEL_FAMILY(BatchNormBackward, cpu::batch_norm_backward_fast,
+                   cpu::batch_norm_backward_reference, cuda::batch_norm_backward);
 }  // namespace kiln::kernels

@@ -169,3 +169,54 @@ struct ConvEngineChoice {
 std::vector<ConvEngineChoice> conv_engine_choices();
 }  // namespace cuda
 }  // namespace kiln::kernels
+
+// conv2d's families for core/dispatch.h (kernels/kernel_family.h), written out: the oneDNN kernels
+// also take the inputs' versions (ConvVersions, the key of their cache of blocked copies), which
+// the reference and CUDA kernels, keeping no such cache, ignore. One call then serves all three.
+namespace kiln::kernels {
+struct Conv2dForward {
+  static void fast(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
+                   float* y, const cpu::ConvVersions& versions) {
+    cpu::conv2d_forward_onednn(g, x, w, b, y, versions);
+  }
+  template <typename T>
+  static void reference(const Conv2dGeometry& g, const T* x, const T* w, const T* b, T* y,
+                        const cpu::ConvVersions& /*versions*/) {
+    cpu::conv2d_forward_reference<T>(g, x, w, b, y);
+  }
+  static void cuda(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
+                   float* y, const cpu::ConvVersions& /*versions*/) {
+    kernels::cuda::conv2d_forward(g, x, w, b, y);
+  }
+};
+struct Conv2dBackwardData {
+  static void fast(const Conv2dGeometry& g, const float* gy, const float* w, float* gx,
+                   const cpu::ConvVersions& versions) {
+    cpu::conv2d_backward_data_onednn(g, gy, w, gx, versions);
+  }
+  template <typename T>
+  static void reference(const Conv2dGeometry& g, const T* gy, const T* w, T* gx,
+                        const cpu::ConvVersions& /*versions*/) {
+    cpu::conv2d_backward_data_reference<T>(g, gy, w, gx);
+  }
+  static void cuda(const Conv2dGeometry& g, const float* gy, const float* w, float* gx,
+                   const cpu::ConvVersions& /*versions*/) {
+    kernels::cuda::conv2d_backward_data(g, gy, w, gx);
+  }
+};
+struct Conv2dBackwardWeight {
+  static void fast(const Conv2dGeometry& g, const float* x, const float* gy, float* gw, float* gb,
+                   const cpu::ConvVersions& versions) {
+    cpu::conv2d_backward_weight_onednn(g, x, gy, gw, gb, versions);
+  }
+  template <typename T>
+  static void reference(const Conv2dGeometry& g, const T* x, const T* gy, T* gw, T* gb,
+                        const cpu::ConvVersions& /*versions*/) {
+    cpu::conv2d_backward_weight_reference<T>(g, x, gy, gw, gb);
+  }
+  static void cuda(const Conv2dGeometry& g, const float* x, const float* gy, float* gw, float* gb,
+                   const cpu::ConvVersions& /*versions*/) {
+    kernels::cuda::conv2d_backward_weight(g, x, gy, gw, gb);
+  }
+};
+}  // namespace kiln::kernels

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "kernels/kernel_family.h"
+
 namespace kiln::kernels::cpu {
 
 // y = x * mask, mask[i] in {0, 1 / (1 - p)}; both overwritten. Requires 0 <= p < 1.
@@ -21,3 +23,9 @@ namespace kiln::kernels::cuda {
 void dropout_forward(std::int64_t n, double p, std::uint64_t seed, std::uint64_t offset,
                      const float* x, float* y, float* mask);
 }  // namespace kiln::kernels::cuda
+
+// The families core/dispatch.h runs (kernels/kernel_family.h).
+namespace kiln::kernels {
+KILN_KERNEL_FAMILY(DropoutForward, cpu::dropout_forward_fast, cpu::dropout_forward_reference,
+                   cuda::dropout_forward);
+}  // namespace kiln::kernels

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "kernels/kernel_family.h"
+
 namespace kiln::kernels::cpu {
 
 // y = a + b; y may alias a or b.
@@ -49,3 +51,16 @@ double sum(std::int64_t n, const float* a);
 void relu_forward(std::int64_t n, const float* x, float* y);
 void relu_backward(std::int64_t n, const float* y, const float* gy, float* gx);
 }  // namespace kiln::kernels::cuda
+
+// The families core/dispatch.h runs (kernels/kernel_family.h).
+namespace kiln::kernels {
+KILN_KERNEL_FAMILY(Add, cpu::add_fast, cpu::add_reference, cuda::add);
+KILN_KERNEL_FAMILY(Mul, cpu::mul_fast, cpu::mul_reference, cuda::mul);
+KILN_KERNEL_FAMILY(Scale, cpu::scale_fast, cpu::scale_reference, cuda::scale);
+KILN_KERNEL_FAMILY(Axpy, cpu::axpy_fast, cpu::axpy_reference, cuda::axpy);
+KILN_KERNEL_FAMILY(Sum, cpu::sum_fast, cpu::sum_reference, cuda::sum);
+KILN_KERNEL_FAMILY(ReluForward, cpu::relu_forward_fast, cpu::relu_forward_reference,
+                   cuda::relu_forward);
+KILN_KERNEL_FAMILY(ReluBackward, cpu::relu_backward_fast, cpu::relu_backward_reference,
+                   cuda::relu_backward);
+}  // namespace kiln::kernels

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "kernels/kernel_family.h"
+
 namespace kiln::kernels::cpu {
 
 // y (M,N) = x (M,K) @ w (K,N) + b (N); b may be null.
@@ -39,3 +41,13 @@ void linear_backward_data(std::int64_t m, std::int64_t k, std::int64_t n, const 
 void linear_backward_weight(std::int64_t m, std::int64_t k, std::int64_t n, const float* x,
                             const float* gy, float* gw, float* gb);
 }  // namespace kiln::kernels::cuda
+
+// The families core/dispatch.h runs (kernels/kernel_family.h).
+namespace kiln::kernels {
+KILN_KERNEL_FAMILY(LinearForward, cpu::linear_forward_blas, cpu::linear_forward_reference,
+                   cuda::linear_forward);
+KILN_KERNEL_FAMILY(LinearBackwardData, cpu::linear_backward_data_blas,
+                   cpu::linear_backward_data_reference, cuda::linear_backward_data);
+KILN_KERNEL_FAMILY(LinearBackwardWeight, cpu::linear_backward_weight_blas,
+                   cpu::linear_backward_weight_reference, cuda::linear_backward_weight);
+}  // namespace kiln::kernels

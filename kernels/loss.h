@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "kernels/kernel_family.h"
+
 namespace kiln::kernels::cpu {
 
 // probs (N,K) = softmax(logits); returns the mean loss. Exactly one of `labels` (N) and
@@ -43,3 +45,13 @@ void softmax_cross_entropy_backward(std::int64_t n, std::int64_t k, const float*
 void count_correct(std::int64_t n, std::int64_t k, const float* logits, const std::int32_t* labels,
                    std::int64_t* correct);
 }  // namespace kiln::kernels::cuda
+
+// The families core/dispatch.h runs (kernels/kernel_family.h).
+namespace kiln::kernels {
+KILN_KERNEL_FAMILY(SoftmaxCrossEntropyForward, cpu::softmax_cross_entropy_forward_fast,
+                   cpu::softmax_cross_entropy_forward_reference,
+                   cuda::softmax_cross_entropy_forward);
+KILN_KERNEL_FAMILY(SoftmaxCrossEntropyBackward, cpu::softmax_cross_entropy_backward_fast,
+                   cpu::softmax_cross_entropy_backward_reference,
+                   cuda::softmax_cross_entropy_backward);
+}  // namespace kiln::kernels

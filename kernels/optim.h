@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "kernels/kernel_family.h"
+
 namespace kiln::kernels {
 
 // Contract for both kernels: grad, m, v (or buf) and param are n elements each and never alias.
@@ -54,4 +56,11 @@ struct AdamTensor {
 void adam_update_multi(const AdamTensor* tensors, std::int64_t count, const AdamScalars& s);
 }  // namespace cuda
 
+}  // namespace kiln::kernels
+
+// The families core/dispatch.h runs (kernels/kernel_family.h).
+namespace kiln::kernels {
+KILN_KERNEL_FAMILY(AdamUpdate, cpu::adam_update_fast, cpu::adam_update_reference,
+                   cuda::adam_update);
+KILN_KERNEL_FAMILY(SgdUpdate, cpu::sgd_update_fast, cpu::sgd_update_reference, cuda::sgd_update);
 }  // namespace kiln::kernels

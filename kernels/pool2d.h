@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "base/host_device.h"
+#include "kernels/kernel_family.h"
 
 namespace kiln::kernels {
 
@@ -62,4 +63,12 @@ void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y, std::
 void max_pool2d_backward(const Pool2dGeometry& g, const float* gy, const std::int32_t* argmax,
                          float* gx);
 }  // namespace cuda
+}  // namespace kiln::kernels
+
+// The families core/dispatch.h runs (kernels/kernel_family.h).
+namespace kiln::kernels {
+KILN_KERNEL_FAMILY(MaxPool2dForward, cpu::max_pool2d_forward_fast,
+                   cpu::max_pool2d_forward_reference, cuda::max_pool2d_forward);
+KILN_KERNEL_FAMILY(MaxPool2dBackward, cpu::max_pool2d_backward_fast,
+                   cpu::max_pool2d_backward_reference, cuda::max_pool2d_backward);
 }  // namespace kiln::kernels

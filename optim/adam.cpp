@@ -101,21 +101,11 @@ void Adam::update(std::size_t i, Tensor& param, const Tensor& grad) {
   ensure_moments(i);
   const kk::AdamScalars s = scalars(step_count() + 1);
   Tensor &m = m_[i], &v = v_[i];
-  dispatch(
-      "adam", param,
-      [&] {
-        kk::cpu::adam_update_fast(param.numel(), s, grad.data<float>(), m.data<float>(),
-                                  v.data<float>(), param.data<float>());
-      },
-      [&](auto t) {
-        using T = decltype(t);
-        kk::cpu::adam_update_reference<T>(param.numel(), s, grad.data<T>(), m.data<T>(),
-                                          v.data<T>(), param.data<T>());
-      },
-      [&] {
-        kk::cuda::adam_update(param.numel(), s, grad.device_data<float>(), m.device_data<float>(),
-                              v.device_data<float>(), param.device_data<float>());
-      });
+  dispatch<kk::AdamUpdate>("adam", param, [&](auto adam, auto t) {
+    using T = decltype(t);
+    adam(param.numel(), s, grad.device_data<T>(), m.device_data<T>(), v.device_data<T>(),
+         param.device_data<T>());
+  });
 }
 
 }  // namespace kiln

@@ -53,22 +53,11 @@ void Sgd::update(std::size_t i, Tensor& param, const Tensor& grad) {
   KILN_CHECK(!buf.defined() || buf.dtype() == param.dtype(), "Sgd: parameter ", i, " is now ",
              param.dtype(), " but its momentum buffer is ", buf.dtype());
   const kk::SgdScalars s = scalars();
-  dispatch(
-      "sgd", param,
-      [&] {
-        kk::cpu::sgd_update_fast(param.numel(), s, grad.data<float>(),
-                                 buf.defined() ? buf.data<float>() : nullptr, param.data<float>());
-      },
-      [&](auto t) {
-        using T = decltype(t);
-        kk::cpu::sgd_update_reference<T>(param.numel(), s, grad.data<T>(),
-                                         buf.defined() ? buf.data<T>() : nullptr, param.data<T>());
-      },
-      [&] {
-        kk::cuda::sgd_update(param.numel(), s, grad.device_data<float>(),
-                             buf.defined() ? buf.device_data<float>() : nullptr,
-                             param.device_data<float>());
-      });
+  dispatch<kk::SgdUpdate>("sgd", param, [&](auto sgd, auto t) {
+    using T = decltype(t);
+    sgd(param.numel(), s, grad.device_data<T>(), buf.defined() ? buf.device_data<T>() : nullptr,
+        param.device_data<T>());
+  });
 }
 
 }  // namespace kiln

@@ -3,25 +3,15 @@
 // tests/kernels/batch_norm_emulated_test.cpp runs the same kernels, launched the same way, on the
 // CPU at small sizes, in every build.
 //
-// Tolerances (as under emulation): both devices perform the same IEEE double operations, written
-// on the GPU as correctly rounded intrinsics that nvcc cannot fuse into FMAs, and round to float
-// once.
-//   - Per-channel sums (mean, var, the running statistics, ggamma, gbeta): the same double terms in
-//     another order. Their double results differ by far less than a float ulp (at worst M * 2^-53
-//     of the sum of |terms|, in practice about sqrt(M) times less, against half an ulp, 2^-24 of
-//     the result), so the floats are equal or one ulp apart (at most 2^-23 |cpu|) when the two
-//     straddle a rounding boundary: kSumRelTol = 2.4e-7, two such ulps, plus 1e-12 * M absolute for
-//     a sum that cancels to almost nothing. A missed or double-counted element errs by about an
-//     element's size, over 1e-6 relative even at M = 2^17, the largest here.
-//   - The forward: the same operations on the same floats: bitwise.
-//   - gx: bitwise when the devices' ggamma and gbeta agree; else off by what their difference
-//     moves gamma * invstd * (gy - (gbeta + xhat * ggamma) / M), plus a flipped final rounding.
+// Tolerances: tests/cuda/batch_norm_parity.h, shared with the emulated test.
 //
 // Shapes: small odd ones (a single value, channels shorter and longer than a block, HW = 1, HW
 // not a multiple of 4 so the scalar elementwise kernels run), tensors beyond one grid (4096 x 256
 // threads) so the grid-stride loops wrap, both block sizes of the sums (switching at
 // N*HW = 2^15), and VGG16's batch-norm inputs at 32 px, batch 64 (C = 64 at 32 x 32 down to
 // C = 512 at 2 x 2).
+#include "tests/cuda/batch_norm_parity.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -45,9 +35,11 @@ using test::DeviceVector;
 using test::kSentinelA;
 using test::kSentinelB;
 
-constexpr double kSumRelTol = 2.4e-7;
-constexpr double kEps = 1e-3;  // Keras' default
-constexpr double kMomentum = 0.99;
+using test::batch_norm::ChannelParams;
+using test::batch_norm::expect_sums_close;
+using test::batch_norm::kEps;
+using test::batch_norm::kMomentum;
+using test::batch_norm::random_params;
 
 struct Shape {
   std::int64_t n, c, hw;
@@ -67,20 +59,6 @@ std::vector<Shape> shapes() {
 
 testing::Message describe(const Shape& s) {
   return testing::Message() << "n=" << s.n << " c=" << s.c << " hw=" << s.hw;
-}
-
-void expect_sums_close(const std::vector<float>& cpu, const std::vector<float>& gpu, std::int64_t m,
-                       const char* what) {
-  test::expect_close(cpu, gpu, kSumRelTol, 1e-12 * static_cast<double>(m), what);
-}
-
-struct ChannelParams {
-  std::vector<float> mean, var, gamma, beta;  // (C) each; var > 0
-};
-
-ChannelParams random_params(std::int64_t c, std::uint64_t seed) {
-  return {test::random_floats(c, seed), test::random_floats(c, seed + 1, 0.05f, 2.f),
-          test::random_floats(c, seed + 2, 0.5f, 1.5f), test::random_floats(c, seed + 3)};
 }
 
 TEST(CudaBatchNormParity, StatsMatchTheReferenceAndRepeat) {
@@ -150,30 +128,6 @@ TEST(CudaBatchNormParity, ForwardOnMisalignedTensors) {
 }
 
 // Fails unless every gx is within the bound described at the top.
-void expect_input_grad_close(const Shape& s, bool batch_stats, const std::vector<float>& x,
-                             const ChannelParams& p, const std::vector<float>& ggamma,
-                             const std::vector<float>& gbeta, const std::vector<float>& gpu_ggamma,
-                             const std::vector<float>& gpu_gbeta, const std::vector<float>& gx,
-                             const std::vector<float>& gpu_gx) {
-  ASSERT_EQ(gx.size(), gpu_gx.size());
-  const double m = static_cast<double>(s.m());
-  for (std::int64_t i = 0; i < s.count(); ++i) {
-    const std::int64_t ch = i / s.hw % s.c;
-    const double d_gbeta = batch_stats ? std::abs(double(gpu_gbeta[ch]) - gbeta[ch]) : 0.0;
-    const double d_ggamma = batch_stats ? std::abs(double(gpu_ggamma[ch]) - ggamma[ch]) : 0.0;
-    if (d_gbeta == 0 && d_ggamma == 0) {
-      ASSERT_EQ(test::float_bits(gx[i]), test::float_bits(gpu_gx[i]))
-          << "gx element " << i << ": cpu " << gx[i] << ", gpu " << gpu_gx[i];
-      continue;
-    }
-    const double invstd = 1.0 / std::sqrt(double(p.var[ch]) + kEps);
-    const double xhat = (double(x[i]) - p.mean[ch]) * invstd;
-    const double moved = std::abs(p.gamma[ch] * invstd) * (d_gbeta + std::abs(xhat) * d_ggamma) / m;
-    ASSERT_LE(std::abs(double(gx[i]) - gpu_gx[i]), 2 * moved + 2.4e-7 * std::abs(gx[i]))
-        << "gx element " << i << ": cpu " << gx[i] << ", gpu " << gpu_gx[i];
-  }
-}
-
 void check_backward(const Shape& s, bool batch_stats, bool with_gx, std::uint64_t seed) {
   SCOPED_TRACE(describe(s) << (batch_stats ? ", batch statistics" : ", running statistics")
                            << (with_gx ? "" : ", no gx"));
@@ -202,7 +156,9 @@ void check_backward(const Shape& s, bool batch_stats, bool with_gx, std::uint64_
     return;
   }
   const std::vector<float> got_gx = dgx.download();
-  expect_input_grad_close(s, batch_stats, x, p, ggamma, gbeta, got_ggamma, got_gbeta, gx, got_gx);
+  ASSERT_EQ(got_gx.size(), gx.size());
+  test::batch_norm::expect_input_grad_close(s.c, s.hw, s.m(), batch_stats, x, p, ggamma, gbeta,
+                                            got_ggamma, got_gbeta, gx, got_gx.data(), "gpu");
 
   // Again: the same bits.
   DeviceVector<float> dgx2(s.count(), kSentinelA), dggamma2(s.c, kSentinelA),

@@ -4,20 +4,7 @@
 // tests/cuda/batch_norm_parity_test.cpp at sizes the emulation runs in moments. CPU outputs start
 // as kSentinelA, emulated ones as kSentinelB.
 //
-// Tolerances. Both devices perform the same IEEE double operations (the kernels write them as
-// correctly rounded intrinsics, so nvcc cannot fuse them) and round to float once:
-//   - Per-channel sums (mean, var, the running statistics, ggamma, gbeta): the same double terms
-//     added in another order. The double results differ by far less than a float ulp (at worst M *
-//     2^-53 of the sum of |terms|, in practice about sqrt(M) times less, against half an ulp, 2^-24
-//     of the result), so after rounding they are equal or, when the two straddle a rounding
-//     boundary, one float ulp apart: at most 2^-23 |cpu|. The bound allows two such ulps,
-//     kSumRelTol = 2.4e-7 relative, plus 1e-12 * M absolute for a sum that cancels to almost
-//     nothing. A missed or double-counted element moves a sum by about one element's share, over
-//     1e-5 relative even at the largest M here.
-//   - The forward: the same operations on the same floats: bitwise.
-//   - gx: bitwise when the two devices' ggamma and gbeta agree; else off by what their difference
-//     moves gamma * invstd * (gy - (gbeta + xhat * ggamma) / M), plus a flipped final rounding
-//     (input_grad_bound below).
+// Tolerances: tests/cuda/batch_norm_parity.h, shared with the GPU parity test.
 //
 // Shapes cover a channel shorter than a block and longer, HW = 1 (a thread strides over images
 // only), HW below and above a block, both block sizes of the sums (256 threads; 1024 from
@@ -38,6 +25,7 @@
 
 #include "kernels/batch_norm.h"
 #include "kernels/cuda/batch_norm_kernels.cuh"
+#include "tests/cuda/batch_norm_parity.h"
 #include "tests/cuda/parity.h"
 #include "tests/support/emulated_launch.h"
 #include "tests/support/test_data.h"
@@ -50,9 +38,11 @@ using test::EmulatedLaunch;
 using test::kSentinelA;
 using test::kSentinelB;
 
-constexpr double kSumRelTol = 2.4e-7;
-constexpr double kEps = 1e-3;  // Keras' default
-constexpr double kMomentum = 0.99;
+using test::batch_norm::ChannelParams;
+using test::batch_norm::expect_sums_close;
+using test::batch_norm::kEps;
+using test::batch_norm::kMomentum;
+using test::batch_norm::random_params;
 
 struct Shape {
   std::int64_t n, c, hw;
@@ -64,11 +54,6 @@ struct Shape {
 testing::Message describe(const Shape& s) {
   return testing::Message() << "n=" << s.n << " c=" << s.c << " hw=" << s.hw << " grid cap "
                             << s.max_blocks;
-}
-
-void expect_sums_close(const std::vector<float>& cpu, const std::vector<float>& got, std::int64_t m,
-                       const char* what) {
-  test::expect_close(cpu, got, kSumRelTol, 1e-12 * static_cast<double>(m), what);
 }
 
 // The per-channel sums' block size, by the channel's length.
@@ -150,16 +135,6 @@ TEST(BatchNormEmulated, StatsRepeatBitForBit) {
 // ---------------------------------------------------------------------------------------------
 // Forward
 
-// Per-channel inputs: mean, var > 0, gamma, beta.
-struct ChannelParams {
-  std::vector<float> mean, var, gamma, beta;
-};
-
-ChannelParams random_params(std::int64_t c, std::uint64_t seed) {
-  return {test::random_floats(c, seed), test::random_floats(c, seed + 1, 0.05f, 2.f),
-          test::random_floats(c, seed + 2, 0.5f, 1.5f), test::random_floats(c, seed + 3)};
-}
-
 const std::vector<Shape> kElementwiseShapes = {
     {1, 1, 1},       {2, 3, 17}, {3, 5, 64},  // float4
     {64, 4, 1},                               // HW = 1
@@ -219,18 +194,6 @@ TEST(BatchNormEmulated, ForwardOnMisalignedOutput) { check_forward({3, 6, 64}, 5
 
 // ---------------------------------------------------------------------------------------------
 // Backward
-
-// The bound on |gx_emulated - gx_cpu| for element i of channel ch: 0 when both devices' sums
-// agree (the same double operations on the same floats); else the change in
-// gamma * invstd * (gy - (gbeta + xhat * ggamma) / M) that the sums' difference makes, doubled,
-// plus two float ulps for a flipped final rounding.
-double input_grad_bound(double gx, double x, double mean, double var, double gamma, double d_gbeta,
-                        double d_ggamma, double m) {
-  if (d_gbeta == 0 && d_ggamma == 0) return 0;
-  const double invstd = 1.0 / std::sqrt(var + kEps), xhat = (x - mean) * invstd;
-  const double moved = std::abs(gamma * invstd) * (d_gbeta + std::abs(xhat) * d_ggamma) / m;
-  return 2 * moved + 2.4e-7 * std::abs(gx);
-}
 
 struct BackwardCase {
   Shape shape;
@@ -297,22 +260,9 @@ void check_backward(const BackwardCase& bc, std::uint64_t seed) {
                   : launch.launched(emulated::batch_norm_input_grad_kernel<std::uint32_t>));
   EXPECT_TRUE(ran) << (vec4 ? "the float4 input gradient" : "the scalar input gradient");
 
-  for (std::int64_t i = 0; i < s.count(); ++i) {
-    const std::int64_t ch = i / s.hw % s.c;
-    const double want = gx[i], have = got_gx[i + shift];
-    const double bound =
-        input_grad_bound(want, x[i], p.mean[ch], p.var[ch], p.gamma[ch],
-                         bc.batch_stats ? std::abs(double(got_gbeta[ch]) - gbeta[ch]) : 0.0,
-                         bc.batch_stats ? std::abs(double(got_ggamma[ch]) - ggamma[ch]) : 0.0,
-                         static_cast<double>(s.m()));
-    if (bound == 0) {
-      ASSERT_EQ(test::float_bits(gx[i]), test::float_bits(got_gx[i + shift]))
-          << "gx element " << i << ": cpu " << want << ", emulated " << have;
-    } else {
-      ASSERT_LE(std::abs(want - have), bound)
-          << "gx element " << i << ": cpu " << want << ", emulated " << have;
-    }
-  }
+  test::batch_norm::expect_input_grad_close(s.c, s.hw, s.m(), bc.batch_stats, x, p, ggamma, gbeta,
+                                            got_ggamma, got_gbeta, gx, got_gx.data() + shift,
+                                            "emulated");
 }
 
 TEST(BatchNormEmulated, BackwardWithBatchStatistics) {
